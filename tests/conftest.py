@@ -28,10 +28,13 @@ BIN = Path(os.environ.get("LAKEHOUSE_KERNEL_BIN", REPO / ".cache/target/release/
 KERNEL_NAME = "lakehouse"
 
 # Settings from the caller's environment must not leak into the kernels under test.
-for _var in ("LAKEHOUSE_HOME", "LAKEHOUSE_WAREHOUSE", "LAKEHOUSE_MAX_ROWS", "LAKEHOUSE_CONFIG"):
-    os.environ.pop(_var, None)
+for _var in [v for v in os.environ if v.startswith("LAKEHOUSE_") and v != "LAKEHOUSE_KERNEL_BIN"]:
+    os.environ.pop(_var)
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="lakehouse-tests-"))
+# An empty config file, so that a ~/.config/lakehouse/config.toml cannot change the tests either.
+(_SESSION_TMP / "empty-config.toml").write_text("")
+os.environ["LAKEHOUSE_CONFIG"] = str(_SESSION_TMP / "empty-config.toml")
 # A default home for anything that launches the kernelspec without an explicit env
 # (jupyter_kernel_test, nbconvert). Tests that care pass their own.
 os.environ["LAKEHOUSE_HOME"] = str(_SESSION_TMP / "default-home")
