@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import ipaddress
 import json
 import os
 import random
@@ -359,3 +360,37 @@ def wait_until(what: str, probe: Callable[[], bool], timeout: float, log_path: P
                 f"{what}: not ready after {timeout:.0f}s (last error: {last_exc}).\n"
                 f"log: {log_path}\n--- last lines ---\n{tail(log_path)}")
         time.sleep(interval)
+
+
+def listening_addresses(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of TCP sockets in LISTEN state owned by any process of `pid`'s group."""
+    inodes = set()
+    for member in set(group_members(pid)) | {pid}:
+        try:
+            for fd in os.listdir(f"/proc/{member}/fd"):
+                with contextlib.suppress(OSError):
+                    target = os.readlink(f"/proc/{member}/fd/{fd}")
+                    if target.startswith("socket:["):
+                        inodes.add(target[8:-1])
+        except OSError:
+            continue
+    found = []
+    for table, v6 in (("/proc/net/tcp", False), ("/proc/net/tcp6", True)):
+        try:
+            with open(table) as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            cols = row.split()
+            if cols[3] != "0A" or cols[9] not in inodes:  # 0A = LISTEN
+                continue
+            addr_hex, port_hex = cols[1].split(":")
+            raw = bytes.fromhex(addr_hex)
+            if v6:
+                words = [raw[i:i + 4][::-1] for i in range(0, 16, 4)]
+                addr = str(ipaddress.IPv6Address(b"".join(words)))
+            else:
+                addr = str(ipaddress.IPv4Address(raw[::-1]))
+            found.append((addr, int(port_hex, 16)))
+    return sorted(found)

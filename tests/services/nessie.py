@@ -48,16 +48,21 @@ class NessieServer:
     `s3` is anything with endpoint/access_key/secret_key/region/bucket attributes
     (an `S3Server` or an `S3Endpoint`). `extra_properties` are added to Nessie's
     config/application.properties (they win over the defaults set here).
+    `request_signing=False` stops Nessie from telling Iceberg clients to use its
+    S3 remote signer (they then use their own AWS_* credentials); None keeps
+    Nessie's default (enabled).
     """
 
     def __init__(self, s3=None, version: str = NESSIE_VERSION,
                  warehouse_name: str = DEFAULT_WAREHOUSE_NAME,
                  extra_properties: Optional[Mapping[str, str]] = None,
+                 request_signing: Optional[bool] = None,
                  startup_timeout: float = 180.0, heap: str = "1g"):
         self.s3 = s3
         self.version = version
         self.warehouse_name = warehouse_name
         self.extra_properties = dict(extra_properties or {})
+        self.request_signing = request_signing
         self.startup_timeout = startup_timeout
         self.heap = heap
         self.port: Optional[int] = None
@@ -125,6 +130,11 @@ class NessieServer:
                 f"{secret}.name": s3.access_key,
                 f"{secret}.secret": s3.secret_key,
             })
+            if self.request_signing is not None:
+                # Nessie's default (true) tells Iceberg clients to have S3 requests
+                # signed by Nessie (s3.remote-signing-enabled in the table config).
+                props["nessie.catalog.service.s3.default-options.request-signing-enabled"] = (
+                    "true" if self.request_signing else "false")
         props.update(self.extra_properties)
         return props
 
