@@ -112,6 +112,7 @@ def cmd_start(names: list[str], nessie_properties: dict[str, str]) -> int:
 
 def cmd_stop(names: list[str]) -> int:
     with _locked_state() as state:
+        stopped: dict[str, str] = {}
         for name in ("nessie", "s3"):  # Nessie first: it uses S3
             if name not in names or name not in state:
                 continue
@@ -120,7 +121,11 @@ def cmd_stop(names: list[str]) -> int:
                 log(f"{name}: stopping pid {entry['pid']}")
                 terminate(entry["pid"], timeout=30, marker=_marker(name, entry))
             _cleanup(name, entry)
-            for k in _env_of(name, entry):
+            stopped.update(_env_of(name, entry))
+        # Keep the variables that a server still running provides.
+        still = {k for name, entry in state.items() if _alive(name, entry) for k in _env_of(name, entry)}
+        for k in stopped:
+            if k not in still:
                 print(f"unset {k}")
     return 0
 

