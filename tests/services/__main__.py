@@ -95,7 +95,7 @@ def cmd_start(names: list[str], nessie_properties: dict[str, str]) -> int:
             if "s3" in state:
                 log(f"s3: already running (pid {state['s3']['pid']})")
             else:
-                s3 = S3Server().start()
+                s3 = S3Server(die_with_parent=False).start()
                 state["s3"] = s3.to_state()
         if "nessie" in names:
             if "nessie" in state:
@@ -104,7 +104,8 @@ def cmd_start(names: list[str], nessie_properties: dict[str, str]) -> int:
                     log("nessie: note: it was started without S3; stop it and start again to use the S3 warehouse")
             else:
                 s3_info = S3Endpoint(**state["s3"]["info"]) if "s3" in state else None
-                nessie = NessieServer(s3=s3_info, extra_properties=nessie_properties).start()
+                nessie = NessieServer(s3=s3_info, extra_properties=nessie_properties,
+                                      die_with_parent=False).start()
                 state["nessie"] = nessie.to_state()
         _print_exports(state, ["s3", "nessie"])
     return 0

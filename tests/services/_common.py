@@ -246,15 +246,28 @@ def http_json(url: str, timeout: float = 10.0):
 # ------------------------------------------------------------------------ processes
 
 
-def spawn(cmd: list[str], log_path: Path, cwd: Path, env: Optional[dict] = None) -> subprocess.Popen:
-    """Start a detached process (own session / process group) logging to `log_path`."""
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def spawn(cmd: list[str], log_path: Path, cwd: Path, env: Optional[dict] = None,
+          die_with_parent: bool = False) -> subprocess.Popen:
+    """Start a process in its own session / process group, logging to `log_path`.
+
+    `die_with_parent`: the kernel sends it SIGTERM when the thread that started it
+    exits (so a killed test run leaves no server behind). The CLI leaves it off.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as out:
         out.write(("$ " + " ".join(cmd) + "\n").encode())
         out.flush()
         return subprocess.Popen(
             cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+            stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            preexec_fn=_die_with_parent if die_with_parent else None)
 
 
 def pid_alive(pid: int) -> bool:

@@ -57,13 +57,16 @@ class NessieServer:
                  warehouse_name: str = DEFAULT_WAREHOUSE_NAME,
                  extra_properties: Optional[Mapping[str, str]] = None,
                  request_signing: Optional[bool] = None,
-                 startup_timeout: float = 180.0, heap: str = "1g"):
+                 startup_timeout: float = 180.0, heap: str = "1g",
+                 die_with_parent: bool = True):
         self.s3 = s3
         self.version = version
         self.warehouse_name = warehouse_name
         self.extra_properties = dict(extra_properties or {})
         self.request_signing = request_signing
         self.startup_timeout = startup_timeout
+        # Server gets SIGTERM if the thread that started it exits (off for the CLI).
+        self.die_with_parent = die_with_parent
         self.heap = heap
         self.port: Optional[int] = None
         self.management_port: Optional[int] = None
@@ -160,7 +163,8 @@ class NessieServer:
         # start from a clean environment so an exported NESSIE_URI etc. cannot leak in.
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
         env["TMPDIR"] = str(self.run_dir)
-        self.proc = spawn(cmd, self.log_path, cwd=self.run_dir, env=env)
+        self.proc = spawn(cmd, self.log_path, cwd=self.run_dir, env=env,
+                          die_with_parent=self.die_with_parent)
         self.pid = self.proc.pid
         try:
             wait_until("Nessie GET /api/v2/config",

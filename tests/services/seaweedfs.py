@@ -101,12 +101,15 @@ class S3Server:
 
     def __init__(self, bucket: str = DEFAULT_BUCKET, access_key: Optional[str] = None,
                  secret_key: Optional[str] = None, region: str = DEFAULT_REGION,
-                 startup_timeout: float = 60.0, data_dir: Optional[str] = None):
+                 startup_timeout: float = 60.0, data_dir: Optional[str] = None,
+                 die_with_parent: bool = True):
         self.bucket = bucket
         self.access_key = access_key or "lakehouse-" + secrets.token_hex(6)
         self.secret_key = secret_key or secrets.token_urlsafe(24)
         self.region = region
         self.startup_timeout = startup_timeout
+        # Server gets SIGTERM if the thread that started it exits (off for the CLI).
+        self.die_with_parent = die_with_parent
         self._given_data_dir = data_dir
         self.data_dir: Optional[Path] = None
         self.ports: dict[str, int] = {}
@@ -178,7 +181,8 @@ class S3Server:
                     cmd.append(f"{grpc_flag}={self.ports[name] + GRPC_OFFSET}")
             (self.data_dir / "data").mkdir(exist_ok=True)
             (self.data_dir / "admin").mkdir(exist_ok=True)
-        self.proc = spawn(cmd, self.log_path, cwd=self.data_dir, env=env)
+        self.proc = spawn(cmd, self.log_path, cwd=self.data_dir, env=env,
+                          die_with_parent=self.die_with_parent)
         self.pid = self.proc.pid
         try:
             self._wait_ready()
