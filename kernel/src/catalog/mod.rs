@@ -1,0 +1,127 @@
+//! Iceberg catalogs and their binding to DataFusion.
+//!
+//! `catalog/` knows nothing of Jupyter. It opens an `iceberg::Catalog` (the embedded SQLite
+//! one for now) and exposes it to DataFusion through providers this crate owns, because
+//! iceberg-datafusion's providers cache namespace and table lists at construction and go
+//! stale after DDL (see PITFALLS.md). Ours keep a listing that is refreshed before each
+//! statement that names tables, and load tables from the catalog on every lookup.
+
+mod embedded;
+mod provider;
+mod scoped;
+
+pub use embedded::open_embedded;
+pub use provider::{LakehouseCatalog, Listing};
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, TimeUnit};
+use iceberg::NamespaceIdent;
+
+/// Name of the Iceberg catalog inside DataFusion (as in Spark's `spark.sql.catalog.lakehouse`).
+pub const CATALOG_NAME: &str = "lakehouse";
+
+/// The DataFusion schema name for an Iceberg namespace (levels joined with `.`).
+pub fn schema_name(ns: &NamespaceIdent) -> String {
+    ns.as_ref().join(".")
+}
+
+/// The Iceberg namespace for a DataFusion schema name.
+pub fn namespace(schema: &str) -> NamespaceIdent {
+    NamespaceIdent::from_vec(schema.split('.').map(str::to_string).collect())
+        .unwrap_or_else(|_| NamespaceIdent::new(schema.to_string()))
+}
+
+/// Converts a DataFusion-planned schema into one Iceberg can store.
+///
+/// DataFusion plans `TIMESTAMP` as nanoseconds, `STRING` as Utf8View and small integers as
+/// Int8/16, none of which Iceberg v2 has. Map them to the nearest Iceberg type; inserts are
+/// then cast by DataFusion to the table's types. Types with no Iceberg counterpart are an
+/// error that names the column.
+pub fn iceberg_compatible(schema: &ArrowSchema) -> Result<ArrowSchema, String> {
+    let fields = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let dt = compatible_type(f.data_type()).map_err(|t| {
+                format!(
+                    "column '{}' has type {t}, which Iceberg tables cannot store; use one of \
+                     BOOLEAN, INT, BIGINT, FLOAT, DOUBLE, DECIMAL(p,s), DATE, TIMESTAMP, STRING, BINARY",
+                    f.name()
+                )
+            })?;
+            Ok(Field::new(f.name(), dt, f.is_nullable()))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(ArrowSchema::new(fields))
+}
+
+fn compatible_type(dt: &DataType) -> Result<DataType, String> {
+    use DataType::*;
+    Ok(match dt {
+        Int8 | Int16 | UInt8 | UInt16 => Int32,
+        UInt32 => Int64,
+        Utf8View | LargeUtf8 => Utf8,
+        BinaryView | LargeBinary => Binary,
+        Float16 => Float32,
+        Date64 => Date32,
+        Timestamp(_, tz) => Timestamp(TimeUnit::Microsecond, tz.clone()),
+        Time32(_) | Time64(_) => Time64(TimeUnit::Microsecond),
+        List(f) | LargeList(f) | ListView(f) | LargeListView(f) => List(Arc::new(Field::new(
+            f.name(),
+            compatible_type(f.data_type())?,
+            f.is_nullable(),
+        ))),
+        Struct(fields) => Struct(
+            fields
+                .iter()
+                .map(|f| {
+                    Ok(Field::new(
+                        f.name(),
+                        compatible_type(f.data_type())?,
+                        f.is_nullable(),
+                    ))
+                })
+                .collect::<Result<Vec<_>, String>>()?
+                .into(),
+        ),
+        Boolean | Int32 | Int64 | Float32 | Float64 | Utf8 | Binary | Date32
+        | Decimal128(_, _) | FixedSizeBinary(_) | Map(_, _) => dt.clone(),
+        other => return Err(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datafusion_types_become_iceberg_types() {
+        let s = ArrowSchema::new(vec![
+            Field::new("s", DataType::Utf8View, true),
+            Field::new("ts", DataType::Timestamp(TimeUnit::Nanosecond, None), true),
+            Field::new("i", DataType::Int16, false),
+        ]);
+        let out = iceberg_compatible(&s).unwrap();
+        assert_eq!(out.field(0).data_type(), &DataType::Utf8);
+        assert_eq!(
+            out.field(1).data_type(),
+            &DataType::Timestamp(TimeUnit::Microsecond, None)
+        );
+        assert_eq!(out.field(2).data_type(), &DataType::Int32);
+        assert!(!out.field(2).is_nullable());
+    }
+
+    #[test]
+    fn unsupported_type_names_the_column() {
+        let s = ArrowSchema::new(vec![Field::new("d", DataType::UInt64, true)]);
+        let err = iceberg_compatible(&s).unwrap_err();
+        assert!(err.contains("'d'") && err.contains("UInt64"), "{err}");
+    }
+
+    #[test]
+    fn namespace_round_trips() {
+        assert_eq!(schema_name(&namespace("a.b")), "a.b");
+        assert_eq!(schema_name(&namespace("demo")), "demo");
+    }
+}

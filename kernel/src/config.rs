@@ -1,0 +1,248 @@
+//! Settings: read from the environment and an optional TOML file, with no side effects.
+//!
+//! Every setting has one environment variable and the same key (lowercase, without the
+//! `LAKEHOUSE_` prefix) in the config file. The environment wins over the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Display defaults; a cell can change them for its session.
+pub const DEFAULT_MAX_ROWS: usize = 50;
+/// Longest cell value shown before truncation, in characters.
+pub const DEFAULT_MAX_COL_WIDTH: usize = 60;
+
+/// The config file, as written by a user. All keys optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    home: Option<PathBuf>,
+    warehouse: Option<String>,
+    max_rows: Option<usize>,
+    max_col_width: Option<usize>,
+    default_schema: Option<String>,
+}
+
+/// Resolved settings the kernel runs with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Folder of the embedded catalog (`catalog.db`) and, by default, its warehouse.
+    pub home: PathBuf,
+    /// Where table data is written: a local folder or an object-store URI.
+    pub warehouse: String,
+    /// Rows shown per result before "showing N of M rows".
+    pub max_rows: usize,
+    /// Characters shown per value before truncation.
+    pub max_col_width: usize,
+    /// Schema used for unqualified table names (Spark's `default`).
+    pub default_schema: String,
+    /// The config file that was read, if any.
+    pub config_file: Option<PathBuf>,
+}
+
+/// One row of the settings table shown by `SHOW SETTINGS`-like requests.
+pub struct SettingRow {
+    pub env: &'static str,
+    pub value: String,
+}
+
+/// A settings error names the variable or file and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}. Fix the path in LAKEHOUSE_CONFIG or create the file")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{var}={value:?} is not valid: {expected}")]
+    BadValue {
+        var: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+}
+
+impl Settings {
+    /// Reads the process environment and the config file it names.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Self::from_map(&env)
+    }
+
+    /// Resolves settings from a map of environment variables (testable without a process).
+    pub fn from_map(env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| env.get(k).filter(|v| !v.trim().is_empty()).cloned();
+        let default_home = || {
+            dirs::data_dir()
+                .unwrap_or_else(|| PathBuf::from("."))
+                .join("lakehouse")
+        };
+        let (file, config_file) = match get("LAKEHOUSE_CONFIG") {
+            Some(p) => {
+                let path = PathBuf::from(p);
+                (read_file(&path)?, Some(path))
+            }
+            None => {
+                let path = dirs::config_dir().map(|d| d.join("lakehouse").join("config.toml"));
+                match path {
+                    Some(p) if p.is_file() => (read_file(&p)?, Some(p)),
+                    _ => (FileSettings::default(), None),
+                }
+            }
+        };
+        let home = get("LAKEHOUSE_HOME")
+            .map(PathBuf::from)
+            .or(file.home)
+            .unwrap_or_else(default_home);
+        let home = absolute(&home);
+        let warehouse = get("LAKEHOUSE_WAREHOUSE")
+            .or(file.warehouse)
+            .unwrap_or_else(|| home.join("warehouse").display().to_string());
+        let max_rows = match get("LAKEHOUSE_MAX_ROWS") {
+            Some(v) => parse_count("LAKEHOUSE_MAX_ROWS", &v)?,
+            None => file.max_rows.unwrap_or(DEFAULT_MAX_ROWS),
+        };
+        let max_col_width = match get("LAKEHOUSE_MAX_COL_WIDTH") {
+            Some(v) => parse_count("LAKEHOUSE_MAX_COL_WIDTH", &v)?,
+            None => file.max_col_width.unwrap_or(DEFAULT_MAX_COL_WIDTH),
+        };
+        let default_schema = get("LAKEHOUSE_DEFAULT_SCHEMA")
+            .or(file.default_schema)
+            .unwrap_or_else(|| "default".into());
+        Ok(Settings {
+            home,
+            warehouse,
+            max_rows,
+            max_col_width,
+            default_schema,
+            config_file,
+        })
+    }
+
+    /// The warehouse as a URI iceberg's FileIO understands (`file://` for local folders).
+    pub fn warehouse_uri(&self) -> String {
+        if self.warehouse.contains("://") {
+            self.warehouse.clone()
+        } else {
+            format!("file://{}", absolute(Path::new(&self.warehouse)).display())
+        }
+    }
+
+    /// The active settings, one row per environment variable, for display.
+    pub fn rows(&self) -> Vec<SettingRow> {
+        vec![
+            SettingRow {
+                env: "LAKEHOUSE_CONFIG",
+                value: self
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "(none)".into()),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_HOME",
+                value: self.home.display().to_string(),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_WAREHOUSE",
+                value: self.warehouse.clone(),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_DEFAULT_SCHEMA",
+                value: self.default_schema.clone(),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_MAX_ROWS",
+                value: self.max_rows.to_string(),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_MAX_COL_WIDTH",
+                value: self.max_col_width.to_string(),
+            },
+        ]
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+fn parse_count(var: &'static str, v: &str) -> Result<usize, ConfigError> {
+    v.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(ConfigError::BadValue {
+            var,
+            value: v.to_string(),
+            expected: "a whole number greater than 0",
+        })
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn home_sets_warehouse_default() {
+        let s = Settings::from_map(&map(&[("LAKEHOUSE_HOME", "/tmp/lh")])).unwrap();
+        assert_eq!(s.home, PathBuf::from("/tmp/lh"));
+        assert_eq!(s.warehouse, "/tmp/lh/warehouse");
+        assert_eq!(s.warehouse_uri(), "file:///tmp/lh/warehouse");
+        assert_eq!(s.max_rows, DEFAULT_MAX_ROWS);
+    }
+
+    #[test]
+    fn file_is_read_and_env_wins() {
+        let dir = std::env::temp_dir().join(format!("lh-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(&f, "home = \"/data/lh\"\nmax_rows = 7\n").unwrap();
+        let f_str = f.display().to_string();
+        let s = Settings::from_map(&map(&[("LAKEHOUSE_CONFIG", &f_str)])).unwrap();
+        assert_eq!(s.home, PathBuf::from("/data/lh"));
+        assert_eq!(s.max_rows, 7);
+        let s = Settings::from_map(&map(&[
+            ("LAKEHOUSE_CONFIG", &f_str),
+            ("LAKEHOUSE_MAX_ROWS", "9"),
+        ]))
+        .unwrap();
+        assert_eq!(s.max_rows, 9);
+        std::fs::write(&f, "hom = 1\n").unwrap();
+        let err = Settings::from_map(&map(&[("LAKEHOUSE_CONFIG", &f_str)])).unwrap_err();
+        assert!(err.to_string().contains("hom"), "{err}");
+    }
+
+    #[test]
+    fn bad_number_names_the_variable() {
+        let err = Settings::from_map(&map(&[("LAKEHOUSE_MAX_ROWS", "lots")])).unwrap_err();
+        assert!(err.to_string().contains("LAKEHOUSE_MAX_ROWS"));
+    }
+}

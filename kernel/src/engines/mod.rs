@@ -1,0 +1,3 @@
+//! Engines run cells and return outputs; they never publish (see ARCHITECTURE.md).
+
+pub mod sql;

@@ -1,0 +1,704 @@
+//! The SQL engine: runs the statements of a cell on DataFusion against the Iceberg catalog.
+//!
+//! It returns outputs (messages and result batches) through a channel as each statement
+//! finishes, and never publishes anything itself: the server turns outputs into messages.
+
+mod assist;
+mod errors;
+pub mod split;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::TableReference;
+use datafusion::execution::context::SessionContext;
+use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
+use datafusion::prelude::SessionConfig;
+use datafusion::sql::parser::{DFParserBuilder, Statement};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use futures::StreamExt;
+use iceberg::arrow::arrow_schema_to_schema_auto_assign_ids;
+use iceberg::{Catalog, TableCreation, TableIdent};
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use assist::{Completion, IsComplete};
+pub use errors::CellError;
+
+use crate::catalog::{self, LakehouseCatalog, CATALOG_NAME};
+use crate::config::Settings;
+use split::Piece;
+
+/// What a statement produced, in the order produced.
+#[derive(Debug)]
+pub enum Output {
+    /// A sentence saying what a statement did ("Inserted 3 rows into demo.events").
+    Message(String),
+    /// A result set.
+    Table(TableOutput),
+}
+
+/// The first rows of a result, and how many rows there were in all.
+#[derive(Debug)]
+pub struct TableOutput {
+    pub schema: SchemaRef,
+    /// At most `max_rows` rows (the display limit), possibly in several batches.
+    pub batches: Vec<RecordBatch>,
+    pub total_rows: usize,
+    pub elapsed: Duration,
+}
+
+/// Display settings a session can change.
+#[derive(Debug, Clone, Copy)]
+pub struct Display {
+    pub max_rows: usize,
+    pub max_col_width: usize,
+}
+
+/// One SQL session: a DataFusion context bound to the lakehouse catalog.
+pub struct SqlEngine {
+    ctx: SessionContext,
+    catalog: LakehouseCatalog,
+    settings: Settings,
+    display: std::sync::Mutex<Display>,
+}
+
+impl SqlEngine {
+    /// Opens the configured catalog and builds the session.
+    pub async fn new(settings: Settings) -> Result<Self, String> {
+        let iceberg = catalog::open_embedded(&settings).await?;
+        let catalog = LakehouseCatalog::new(iceberg);
+        catalog
+            .refresh()
+            .await
+            .map_err(|e| format!("cannot list the catalog: {e}"))?;
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
+            .with_create_default_catalog_and_schema(false);
+        let ctx = SessionContext::new_with_config(config);
+        ctx.register_catalog(CATALOG_NAME, Arc::new(catalog.clone()));
+        let display = Display {
+            max_rows: settings.max_rows,
+            max_col_width: settings.max_col_width,
+        };
+        Ok(SqlEngine {
+            ctx,
+            catalog,
+            settings,
+            display: std::sync::Mutex::new(display),
+        })
+    }
+
+    /// The settings the session was started with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Current display settings.
+    pub fn display(&self) -> Display {
+        *self.display.lock().expect("display lock")
+    }
+
+    /// Runs every statement of `cell` in order, sending outputs as they are ready.
+    /// Stops at the first failing statement; earlier statements stay done.
+    pub async fn execute(&self, cell: &str, out: &UnboundedSender<Output>) -> Result<(), CellError> {
+        let parts = split::split(cell);
+        if let Some(open) = parts.open {
+            return Err(errors::unterminated(cell, open));
+        }
+        for piece in &parts.pieces {
+            self.execute_piece(cell, piece, out).await?;
+        }
+        Ok(())
+    }
+
+    async fn execute_piece(
+        &self,
+        cell: &str,
+        piece: &Piece,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        let started = Instant::now();
+        let statement = self.parse(cell, piece)?;
+        self.catalog.next_statement();
+        let state = self.ctx.state();
+        let refs = state
+            .resolve_table_references(&statement)
+            .map_err(|e| errors::from_datafusion(e, cell, piece, &self.catalog))?;
+        if !refs.is_empty() || needs_listing(&statement) {
+            self.catalog
+                .refresh()
+                .await
+                .map_err(|e| errors::catalog("cannot list the catalog", e))?;
+        }
+        let plan = state
+            .statement_to_plan(statement)
+            .await
+            .map_err(|e| errors::from_datafusion(e, cell, piece, &self.catalog))?;
+        let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
+        match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(c)) => {
+                let name = self.strip_catalog(&c.schema_name)?;
+                self.create_schema(&name, c.if_not_exists, out).await
+            }
+            LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(d)) => {
+                if let datafusion::common::SchemaReference::Full { catalog, .. } = &d.name {
+                    self.check_catalog(catalog)?;
+                }
+                self.drop_schema(d.name.schema_name(), d.if_exists, d.cascade, out)
+                    .await
+            }
+            LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) if !c.temporary => {
+                let (schema, table) = self.resolve(&c.name)?;
+                self.create_table(&schema, &table, &c, out, fail).await
+            }
+            LogicalPlan::Ddl(DdlStatement::DropTable(d)) if !self.is_session_object(&d.name) => {
+                let (schema, table) = self.resolve(&d.name)?;
+                self.drop_table(&schema, &table, d.if_exists, out).await
+            }
+            LogicalPlan::Ddl(DdlStatement::CreateCatalog(c)) => Err(CellError::new(
+                "CatalogError",
+                format!(
+                    "cannot create catalog '{}': this kernel has one catalog, '{CATALOG_NAME}'; use CREATE SCHEMA",
+                    c.catalog_name
+                ),
+            )),
+            LogicalPlan::Dml(dml) => self.run_dml(dml, started, out, fail).await,
+            plan => {
+                let is_ddl = matches!(plan, LogicalPlan::Ddl(_));
+                let df = self.ctx.execute_logical_plan(plan).await.map_err(fail)?;
+                if is_ddl {
+                    let _ = df.collect().await.map_err(fail)?;
+                    let _ = out.send(Output::Message("Done.".into()));
+                    return Ok(());
+                }
+                let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+                let stream = df.execute_stream().await.map_err(fail)?;
+                let table = self.collect_limited(schema, stream, started).await.map_err(fail)?;
+                let _ = out.send(Output::Table(table));
+                Ok(())
+            }
+        }
+    }
+
+    fn parse(&self, cell: &str, piece: &Piece) -> Result<Statement, CellError> {
+        let dialect = GenericDialect {};
+        let limit = self.ctx.state().config().options().sql_parser.recursion_limit;
+        let mut stmts = DFParserBuilder::new(&piece.text)
+            .with_dialect(&dialect)
+            .with_recursion_limit(limit)
+            .build()
+            .and_then(|mut p| p.parse_statements())
+            .map_err(|e| errors::syntax(e, cell, piece))?;
+        match stmts.len() {
+            1 => Ok(stmts.pop_front().expect("one statement")),
+            _ => Err(CellError::new(
+                "SyntaxError",
+                format!(
+                    "expected one statement at line {}, found {}; separate statements with ';'",
+                    piece.line,
+                    stmts.len()
+                ),
+            )),
+        }
+    }
+
+    /// Keeps the first `max_rows` rows and counts the rest, so a huge result costs memory
+    /// for the rows shown only.
+    async fn collect_limited(
+        &self,
+        schema: SchemaRef,
+        mut stream: datafusion::physical_plan::SendableRecordBatchStream,
+        started: Instant,
+    ) -> datafusion::error::Result<TableOutput> {
+        let max_rows = self.display().max_rows;
+        let mut batches = Vec::new();
+        let mut kept = 0usize;
+        let mut total = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            total += batch.num_rows();
+            if kept < max_rows {
+                let take = (max_rows - kept).min(batch.num_rows());
+                batches.push(batch.slice(0, take));
+                kept += take;
+            }
+        }
+        Ok(TableOutput {
+            schema,
+            batches,
+            total_rows: total,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    async fn run_dml(
+        &self,
+        dml: DmlStatement,
+        started: Instant,
+        out: &UnboundedSender<Output>,
+        fail: impl Fn(datafusion::error::DataFusionError) -> CellError,
+    ) -> Result<(), CellError> {
+        let target = dml.table_name.to_string();
+        let (verb, prep) = match &dml.op {
+            WriteOp::Insert(_) | WriteOp::Ctas => ("Inserted", "into"),
+            WriteOp::Delete | WriteOp::Truncate => ("Deleted", "from"),
+            WriteOp::Update => ("Updated", "in"),
+        };
+        let df = self
+            .ctx
+            .execute_logical_plan(LogicalPlan::Dml(dml))
+            .await
+            .map_err(&fail)?;
+        let batches = df.collect().await.map_err(&fail)?;
+        let n = count_rows(&batches);
+        let _ = out.send(Output::Message(format!(
+            "{verb} {n} row{} {prep} {} ({} ms)",
+            if n == 1 { "" } else { "s" },
+            display_name(&target),
+            started.elapsed().as_millis()
+        )));
+        Ok(())
+    }
+
+    async fn create_schema(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        let cat = self.catalog.iceberg();
+        let ns = catalog::namespace(name);
+        let exists = cat
+            .namespace_exists(&ns)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot check schema {name}"), e))?;
+        let msg = if exists {
+            if !if_not_exists {
+                return Err(CellError::new(
+                    "CatalogError",
+                    format!("schema {name} already exists; use CREATE SCHEMA IF NOT EXISTS {name} to skip it"),
+                ));
+            }
+            format!("Schema {name} already exists")
+        } else {
+            cat.create_namespace(&ns, HashMap::new())
+                .await
+                .map_err(|e| errors::catalog(&format!("cannot create schema {name}"), e))?;
+            format!("Created schema {name}")
+        };
+        self.refresh_after_ddl().await;
+        let _ = out.send(Output::Message(msg));
+        Ok(())
+    }
+
+    async fn drop_schema(
+        &self,
+        name: &str,
+        if_exists: bool,
+        cascade: bool,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        let cat = self.catalog.iceberg();
+        let ns = catalog::namespace(name);
+        let exists = cat
+            .namespace_exists(&ns)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot check schema {name}"), e))?;
+        if !exists {
+            if if_exists {
+                let _ = out.send(Output::Message(format!("Schema {name} does not exist")));
+                return Ok(());
+            }
+            return Err(errors::unknown_schema(name, &self.catalog));
+        }
+        let tables = cat
+            .list_tables(&ns)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot list schema {name}"), e))?;
+        if !tables.is_empty() && !cascade {
+            let names: Vec<_> = tables.iter().map(|t| t.name().to_string()).collect();
+            return Err(CellError::new(
+                "CatalogError",
+                format!(
+                    "schema {name} is not empty (tables: {}); drop them first or use DROP SCHEMA {name} CASCADE",
+                    names.join(", ")
+                ),
+            ));
+        }
+        for t in &tables {
+            cat.drop_table(t)
+                .await
+                .map_err(|e| errors::catalog(&format!("cannot drop table {t}"), e))?;
+        }
+        cat.drop_namespace(&ns)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot drop schema {name}"), e))?;
+        self.refresh_after_ddl().await;
+        let _ = out.send(Output::Message(format!("Dropped schema {name}")));
+        Ok(())
+    }
+
+    async fn create_table(
+        &self,
+        schema: &str,
+        table: &str,
+        c: &datafusion::logical_expr::CreateMemoryTable,
+        out: &UnboundedSender<Output>,
+        fail: impl Fn(datafusion::error::DataFusionError) -> CellError,
+    ) -> Result<(), CellError> {
+        let cat = self.catalog.iceberg().clone();
+        let ns = catalog::namespace(schema);
+        let ident = TableIdent::new(ns.clone(), table.to_string());
+        let name = format!("{schema}.{table}");
+        if !cat
+            .namespace_exists(&ns)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot check schema {schema}"), e))?
+        {
+            return Err(errors::unknown_schema(schema, &self.catalog));
+        }
+        let exists = cat
+            .table_exists(&ident)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot check table {name}"), e))?;
+        if exists {
+            if c.if_not_exists {
+                let _ = out.send(Output::Message(format!("Table {name} already exists")));
+                return Ok(());
+            }
+            if !c.or_replace {
+                return Err(CellError::new(
+                    "CatalogError",
+                    format!("table {name} already exists; use CREATE TABLE IF NOT EXISTS to skip it, or DROP TABLE {name} first"),
+                ));
+            }
+            return Err(CellError::new(
+                "NotSupported",
+                format!("CREATE OR REPLACE TABLE {name} is not supported yet; DROP TABLE {name} first"),
+            ));
+        }
+        let arrow = c.input.schema().as_arrow().clone();
+        let arrow = catalog::iceberg_compatible(&arrow)
+            .map_err(|m| CellError::new("TypeError", format!("cannot create table {name}: {m}")))?;
+        let schema_ice = arrow_schema_to_schema_auto_assign_ids(&arrow)
+            .map_err(|e| errors::catalog(&format!("cannot create table {name}"), e))?;
+        let creation = TableCreation::builder()
+            .name(table.to_string())
+            .schema(schema_ice)
+            .build();
+        cat.create_table(&ns, creation)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot create table {name}"), e))?;
+        self.refresh_after_ddl().await;
+        let is_ctas = !matches!(c.input.as_ref(), LogicalPlan::EmptyRelation(_));
+        if is_ctas {
+            // CREATE TABLE AS: write the rows; if that fails, the new table goes again, so a
+            // failed statement leaves nothing behind.
+            let insert = async {
+                let target = TableReference::full(CATALOG_NAME, schema, table);
+                let plan = datafusion::logical_expr::LogicalPlanBuilder::insert_into(
+                    c.input.as_ref().clone(),
+                    target,
+                    self.ctx.table_provider(TableReference::full(CATALOG_NAME, schema, table))
+                        .await
+                        .map(datafusion::datasource::provider_as_source)?,
+                    datafusion::logical_expr::dml::InsertOp::Append,
+                )?
+                .build()?;
+                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
+                Ok::<_, datafusion::error::DataFusionError>(count_rows(&batches))
+            };
+            match insert.await {
+                Ok(n) => {
+                    let _ = out.send(Output::Message(format!(
+                        "Created table {name} with {n} row{}",
+                        if n == 1 { "" } else { "s" }
+                    )));
+                }
+                Err(e) => {
+                    let _ = cat.drop_table(&ident).await;
+                    self.refresh_after_ddl().await;
+                    return Err(fail(e));
+                }
+            }
+        } else {
+            let _ = out.send(Output::Message(format!(
+                "Created table {name} ({} column{})",
+                arrow.fields().len(),
+                if arrow.fields().len() == 1 { "" } else { "s" }
+            )));
+        }
+        Ok(())
+    }
+
+    async fn drop_table(
+        &self,
+        schema: &str,
+        table: &str,
+        if_exists: bool,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        let cat = self.catalog.iceberg();
+        let ident = TableIdent::new(catalog::namespace(schema), table.to_string());
+        let name = format!("{schema}.{table}");
+        let exists = cat
+            .table_exists(&ident)
+            .await
+            .unwrap_or(false);
+        if !exists {
+            if if_exists {
+                let _ = out.send(Output::Message(format!("Table {name} does not exist")));
+                return Ok(());
+            }
+            return Err(errors::unknown_table(&name, &self.catalog.listing()));
+        }
+        cat.drop_table(&ident)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot drop table {name}"), e))?;
+        self.refresh_after_ddl().await;
+        let _ = out.send(Output::Message(format!("Dropped table {name}")));
+        Ok(())
+    }
+
+    async fn refresh_after_ddl(&self) {
+        // Best effort: the next statement that names a table refreshes again anyway.
+        let _ = self.catalog.refresh().await;
+    }
+
+    /// `[catalog.]schema.table` → (schema, table), with the session's defaults.
+    fn resolve(&self, r: &TableReference) -> Result<(String, String), CellError> {
+        match r {
+            TableReference::Bare { table } => {
+                Ok((self.settings.default_schema.clone(), table.to_string()))
+            }
+            TableReference::Partial { schema, table } => Ok((schema.to_string(), table.to_string())),
+            TableReference::Full {
+                catalog,
+                schema,
+                table,
+            } => {
+                self.check_catalog(catalog)?;
+                Ok((schema.to_string(), table.to_string()))
+            }
+        }
+    }
+
+    fn strip_catalog(&self, schema_name: &str) -> Result<String, CellError> {
+        match schema_name.split_once('.') {
+            Some((cat, rest)) if cat == CATALOG_NAME => Ok(rest.to_string()),
+            Some((cat, _)) => {
+                self.check_catalog(cat)?;
+                Ok(schema_name.to_string())
+            }
+            None => Ok(schema_name.to_string()),
+        }
+    }
+
+    fn check_catalog(&self, name: &str) -> Result<(), CellError> {
+        if name == CATALOG_NAME {
+            Ok(())
+        } else {
+            Err(CellError::new(
+                "CatalogError",
+                format!("unknown catalog '{name}'; the catalog is '{CATALOG_NAME}' (or leave it out)"),
+            ))
+        }
+    }
+
+    fn is_session_object(&self, r: &TableReference) -> bool {
+        let Ok((schema, table)) = self.resolve(r) else {
+            return false;
+        };
+        self.catalog
+            .session_objects()
+            .contains(&format!("{schema}.{table}"))
+    }
+}
+
+fn needs_listing(stmt: &Statement) -> bool {
+    use datafusion::sql::sqlparser::ast::Statement as S;
+    match stmt {
+        Statement::Statement(s) => matches!(
+            s.as_ref(),
+            S::ShowTables { .. }
+                | S::ShowColumns { .. }
+                | S::ShowSchemas { .. }
+                | S::ShowDatabases { .. }
+                | S::ExplainTable { .. }
+                | S::ShowCreate { .. }
+        ),
+        _ => false,
+    }
+}
+
+fn count_rows(batches: &[RecordBatch]) -> u64 {
+    // DML plans return one row with one UInt64 "count" column.
+    batches
+        .iter()
+        .filter_map(|b| {
+            b.columns()
+                .first()
+                .and_then(|c| c.as_any().downcast_ref::<UInt64Array>())
+                .map(|a| (0..a.len()).map(|i| a.value(i)).sum::<u64>())
+        })
+        .sum()
+}
+
+fn display_name(table_ref: &str) -> String {
+    table_ref
+        .strip_prefix(&format!("{CATALOG_NAME}."))
+        .unwrap_or(table_ref)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use tokio::sync::mpsc;
+
+    async fn engine(dir: &std::path::Path) -> SqlEngine {
+        let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
+        SqlEngine::new(Settings::from_map(&env).unwrap()).await.unwrap()
+    }
+
+    async fn run(e: &SqlEngine, sql: &str) -> (Vec<Output>, Result<(), CellError>) {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let r = e.execute(sql, &tx).await;
+        drop(tx);
+        let mut outs = vec![];
+        while let Some(o) = rx.recv().await {
+            outs.push(o);
+        }
+        (outs, r)
+    }
+
+    fn messages(outs: &[Output]) -> Vec<String> {
+        outs.iter()
+            .filter_map(|o| match o {
+                Output::Message(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn tempdir(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("lh-engine-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn issue_example_round_trip_and_persistence() {
+        let dir = tempdir("roundtrip");
+        {
+            let e = engine(&dir).await;
+            let (outs, r) = run(
+                &e,
+                "CREATE SCHEMA IF NOT EXISTS demo;
+                 CREATE TABLE IF NOT EXISTS demo.events (customer_id STRING, event_type STRING, ts TIMESTAMP, amount DOUBLE);
+                 INSERT INTO demo.events VALUES ('c1', 'purchase', TIMESTAMP '2025-01-16 10:00:00', 12.5),
+                                                ('c2', 'view', TIMESTAMP '2025-01-16 11:00:00', NULL);
+                 SELECT event_type, count(*) AS n FROM demo.events GROUP BY event_type ORDER BY event_type;",
+            )
+            .await;
+            r.unwrap();
+            let msgs = messages(&outs);
+            assert_eq!(msgs[0], "Created schema demo");
+            assert_eq!(msgs[1], "Created table demo.events (4 columns)");
+            assert!(msgs[2].starts_with("Inserted 2 rows into demo.events"), "{msgs:?}");
+            let Some(Output::Table(t)) = outs.last() else {
+                panic!("no table: {outs:?}")
+            };
+            assert_eq!(t.total_rows, 2);
+        }
+        // A new session on the same folder sees the table and its rows.
+        let e = engine(&dir).await;
+        let (outs, r) = run(&e, "SELECT count(*) FROM demo.events").await;
+        r.unwrap();
+        let Some(Output::Table(t)) = outs.last() else {
+            panic!("no table")
+        };
+        let c = t.batches[0]
+            .column(0)
+            .as_any()
+            .downcast_ref::<datafusion::arrow::array::Int64Array>()
+            .unwrap();
+        assert_eq!(c.value(0), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn unknown_table_names_existing_ones() {
+        let dir = tempdir("unknown");
+        let e = engine(&dir).await;
+        run(&e, "CREATE TABLE events (a INT)").await.1.unwrap();
+        let (_, r) = run(&e, "SELECT * FROM evnts").await;
+        let err = r.unwrap_err();
+        assert_eq!(err.ename, "TableNotFound");
+        assert!(err.evalue.contains("default.events"), "{}", err.evalue);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn listing_sees_tables_created_by_another_session() {
+        let dir = tempdir("stale");
+        let a = engine(&dir).await;
+        let b = engine(&dir).await;
+        run(&a, "SELECT 1").await.1.unwrap();
+        run(&b, "CREATE SCHEMA s2; CREATE TABLE s2.t (x BIGINT)").await.1.unwrap();
+        let (outs, r) = run(&a, "SELECT table_name FROM information_schema.tables WHERE table_schema = 's2'").await;
+        r.unwrap();
+        let Some(Output::Table(t)) = outs.last() else {
+            panic!("no table")
+        };
+        assert_eq!(t.total_rows, 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn failed_ctas_leaves_no_table() {
+        let dir = tempdir("ctas");
+        let e = engine(&dir).await;
+        let (_, r) = run(&e, "CREATE TABLE bad AS SELECT 10 / (x - 1) AS y FROM (VALUES (1), (2)) v(x)").await;
+        assert!(r.is_err());
+        let (_, r) = run(&e, "SELECT * FROM bad").await;
+        assert_eq!(r.unwrap_err().ename, "TableNotFound");
+        let (outs, r) = run(&e, "CREATE TABLE good AS SELECT * FROM (VALUES (1), (2)) v(x)").await;
+        r.unwrap();
+        assert_eq!(messages(&outs), vec!["Created table default.good with 2 rows"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn large_results_keep_only_the_shown_rows() {
+        let dir = tempdir("limit");
+        let e = engine(&dir).await;
+        let (outs, r) = run(&e, "SELECT * FROM range(100000)").await;
+        r.unwrap();
+        let Some(Output::Table(t)) = outs.last() else {
+            panic!("no table")
+        };
+        assert_eq!(t.total_rows, 100000);
+        let kept: usize = t.batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(kept, e.display().max_rows);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn empty_cells_do_nothing() {
+        let dir = tempdir("empty");
+        let e = engine(&dir).await;
+        for cell in ["", "   \n", ";", "-- only a comment"] {
+            let (outs, r) = run(&e, cell).await;
+            r.unwrap();
+            assert!(outs.is_empty(), "{cell:?} gave {outs:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

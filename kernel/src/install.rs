@@ -1,0 +1,170 @@
+//! Installing and removing the kernelspec (kernel.json and logos).
+
+use std::path::{Path, PathBuf};
+
+/// kernel.json template; `@LAKEHOUSE_KERNEL@` and `@DISPLAY_NAME@` are filled in.
+const KERNEL_JSON: &str = include_str!("../../kernelspec/kernel.json");
+const LOGOS: [(&str, &[u8]); 3] = [
+    (
+        "logo-32x32.png",
+        include_bytes!("../../kernelspec/logo-32x32.png"),
+    ),
+    (
+        "logo-64x64.png",
+        include_bytes!("../../kernelspec/logo-64x64.png"),
+    ),
+    (
+        "logo-svg.svg",
+        include_bytes!("../../kernelspec/logo-svg.svg"),
+    ),
+];
+
+/// Where a kernelspec goes, as `jupyter kernelspec install` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    /// The user's Jupyter data folder (`JUPYTER_DATA_DIR` or the platform default).
+    User,
+    /// The active Python environment (`VIRTUAL_ENV`, `CONDA_PREFIX`, or `python3`'s prefix).
+    SysPrefix,
+    /// `<prefix>/share/jupyter/kernels`.
+    Prefix(PathBuf),
+}
+
+/// The kernels folder for `target`.
+pub fn kernels_dir(target: &Target) -> Result<PathBuf, String> {
+    Ok(match target {
+        Target::User => user_data_dir()?.join("kernels"),
+        Target::SysPrefix => sys_prefix()?.join("share/jupyter/kernels"),
+        Target::Prefix(p) => p.join("share/jupyter/kernels"),
+    })
+}
+
+fn user_data_dir() -> Result<PathBuf, String> {
+    if let Some(d) = std::env::var_os("JUPYTER_DATA_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    let home = dirs::home_dir().ok_or("cannot find the home folder; use --prefix DIR")?;
+    Ok(if cfg!(target_os = "macos") {
+        home.join("Library/Jupyter")
+    } else if cfg!(windows) {
+        dirs::data_dir()
+            .ok_or("cannot find the data folder; use --prefix DIR")?
+            .join("jupyter")
+    } else {
+        std::env::var_os("XDG_DATA_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".local/share"))
+            .join("jupyter")
+    })
+}
+
+fn sys_prefix() -> Result<PathBuf, String> {
+    for var in ["VIRTUAL_ENV", "CONDA_PREFIX"] {
+        if let Some(p) = std::env::var_os(var).filter(|p| !p.is_empty()) {
+            return Ok(PathBuf::from(p));
+        }
+    }
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.prefix)"])
+        .output()
+        .map_err(|e| {
+            format!("--sys-prefix needs an active environment or python3 on PATH ({e}); use --prefix DIR")
+        })?;
+    let p = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || p.is_empty() {
+        return Err("python3 did not report sys.prefix; use --prefix DIR".into());
+    }
+    Ok(PathBuf::from(p))
+}
+
+/// Writes the kernelspec `name` for the binary at `exe`. Returns the folder written.
+pub fn install(target: &Target, name: &str, display_name: &str, exe: &Path) -> Result<PathBuf, String> {
+    validate_name(name)?;
+    let dir = kernels_dir(target)?.join(name);
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let json = kernel_json(display_name, exe)?;
+    write(&dir.join("kernel.json"), json.as_bytes())?;
+    for (file, bytes) in LOGOS {
+        write(&dir.join(file), bytes)?;
+    }
+    Ok(dir)
+}
+
+/// Removes the kernelspec `name`. Returns the folder removed, or an error if absent.
+pub fn uninstall(target: &Target, name: &str) -> Result<PathBuf, String> {
+    validate_name(name)?;
+    let dir = kernels_dir(target)?.join(name);
+    if !dir.join("kernel.json").is_file() {
+        return Err(format!("no kernelspec '{name}' at {}", dir.display()));
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove {}: {e}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The kernel.json text for `exe` (JSON-escaped, so any path works).
+pub fn kernel_json(display_name: &str, exe: &Path) -> Result<String, String> {
+    let exe = exe
+        .to_str()
+        .ok_or_else(|| format!("the kernel path {} is not UTF-8", exe.display()))?;
+    let quote = |s: &str| {
+        let q = serde_json::to_string(s).expect("string serializes");
+        q[1..q.len() - 1].to_string()
+    };
+    let text = KERNEL_JSON
+        .replace("@LAKEHOUSE_KERNEL@", &quote(exe))
+        .replace("@DISPLAY_NAME@", &quote(display_name));
+    // Fail here rather than leave a kernelspec Jupyter cannot read.
+    serde_json::from_str::<serde_json::Value>(&text)
+        .map_err(|e| format!("internal error: kernel.json is not valid JSON: {e}"))?;
+    Ok(text)
+}
+
+fn validate_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "kernel name '{name}' is not valid: use letters, digits, '-', '_' and '.'"
+        ))
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_json_has_the_binary_and_message_interrupts() {
+        let text = kernel_json("Lakehouse (SQL)", Path::new("/opt/x \"y\"/lakehouse-kernel")).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["argv"][0], "/opt/x \"y\"/lakehouse-kernel");
+        assert_eq!(v["argv"][3], "{connection_file}");
+        assert_eq!(v["interrupt_mode"], "message");
+        assert_eq!(v["language"], "sql");
+        assert_eq!(v["display_name"], "Lakehouse (SQL)");
+    }
+
+    #[test]
+    fn install_and_uninstall_in_a_prefix() {
+        let dir = std::env::temp_dir().join(format!("lh-install-{}", std::process::id()));
+        let t = Target::Prefix(dir.clone());
+        let spec = install(&t, "lakehouse", "Lakehouse (SQL)", Path::new("/bin/true")).unwrap();
+        assert!(spec.join("kernel.json").is_file());
+        assert!(spec.join("logo-64x64.png").is_file());
+        uninstall(&t, "lakehouse").unwrap();
+        assert!(!spec.exists());
+        assert!(uninstall(&t, "lakehouse").is_err());
+        assert!(install(&t, "../evil", "x", Path::new("/bin/true")).is_err());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,14 @@
+//! lakehouse-kernel: a Jupyter kernel that runs SQL on DataFusion over Iceberg tables.
+//!
+//! The binary (`main.rs`) parses arguments; this library holds the parts, so benches and
+//! tests can drive them without a process.
+
+pub mod catalog;
+pub mod config;
+pub mod engines;
+pub mod install;
+pub mod server;
+pub mod wire;
+
+/// The DataFusion version this kernel is built on, shown in kernel_info.
+pub const DATAFUSION_VERSION: &str = "53.1";

@@ -1,0 +1,802 @@
+//! Sockets and tasks: heartbeat, shell queue, control, iopub, stdin.
+//!
+//! Only this module (with `wire`) knows sockets and headers. Requests on shell are handled
+//! one at a time in arrival order; control is served by its own task so interrupt and
+//! shutdown answer while a cell runs. Engines run on a separate runtime and hand back
+//! outputs; this module publishes them, counts executions and stamps parents.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use jupyter_protocol::{
+    CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData, ErrorOutput,
+    ExecuteInput, ExecuteReply, ExecuteRequest, ExecuteResult, ExecutionCount, HelpLink,
+    HistoryEntry, HistoryReply, HistoryRequest, InspectReply, InterruptReply, IsCompleteReply,
+    IsCompleteReplyStatus, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media,
+    MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+};
+use serde_json::{json, Map};
+use tokio::sync::{mpsc, watch, OnceCell};
+use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
+
+use crate::config::Settings;
+use crate::engines::sql::{CellError, IsComplete, Output, SqlEngine, TableOutput};
+use crate::wire::{self, Incoming, Outgoing, Signer};
+
+/// Which socket a request came in on (replies go back on the same one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chan {
+    Shell,
+    Control,
+}
+
+/// State shared by the socket tasks.
+struct Kernel {
+    session: String,
+    signer: Mutex<Signer>,
+    iopub: mpsc::UnboundedSender<Outgoing>,
+    shell_out: mpsc::UnboundedSender<Outgoing>,
+    control_out: mpsc::UnboundedSender<Outgoing>,
+    engine: OnceCell<Result<Arc<SqlEngine>, String>>,
+    engine_rt: tokio::runtime::Handle,
+    settings: Settings,
+    /// Abort handle of the running cell, for interrupt_request.
+    running: Mutex<Option<tokio::task::AbortHandle>>,
+    state: Mutex<ShellState>,
+    shutdown: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct ShellState {
+    execution_count: usize,
+    /// (execution count, code) of cells run with store_history.
+    history: Vec<(usize, String)>,
+}
+
+/// Runs the kernel until a shutdown request. `engine_rt` runs DataFusion work.
+pub async fn run(
+    connection_file: &Path,
+    settings: Settings,
+    engine_rt: tokio::runtime::Handle,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(connection_file).map_err(|e| {
+        format!(
+            "cannot read connection file {}: {e}",
+            connection_file.display()
+        )
+    })?;
+    let info: ConnectionInfo = serde_json::from_str(&text).map_err(|e| {
+        format!(
+            "connection file {} is not valid: {e}",
+            connection_file.display()
+        )
+    })?;
+    let signer = Signer::new(&info.key, &info.signature_scheme)?;
+
+    let mut shell = zeromq::RouterSocket::new();
+    let mut control = zeromq::RouterSocket::new();
+    let mut stdin = zeromq::RouterSocket::new();
+    let mut iopub = zeromq::PubSocket::new();
+    let mut hb = zeromq::RepSocket::new();
+    for (sock, url) in [
+        (&mut shell as &mut dyn BindAny, info.shell_url()),
+        (&mut control, info.control_url()),
+        (&mut stdin, info.stdin_url()),
+        (&mut iopub, info.iopub_url()),
+        (&mut hb, info.hb_url()),
+    ] {
+        sock.bind_to(&url).await?;
+    }
+
+    let (iopub_tx, iopub_rx) = mpsc::unbounded_channel();
+    let (shell_tx, shell_out_rx) = mpsc::unbounded_channel();
+    let (control_tx, control_out_rx) = mpsc::unbounded_channel();
+    let (shutdown_tx, mut shutdown_rx) = watch::channel(false);
+    let kernel = Arc::new(Kernel {
+        session: uuid::Uuid::new_v4().to_string(),
+        signer: Mutex::new(signer),
+        iopub: iopub_tx,
+        shell_out: shell_tx,
+        control_out: control_tx,
+        engine: OnceCell::new(),
+        engine_rt,
+        settings,
+        running: Mutex::new(None),
+        state: Mutex::new(ShellState::default()),
+        shutdown: shutdown_tx,
+    });
+
+    // Open the catalog in the background: kernel_info must not wait for it.
+    {
+        let k = kernel.clone();
+        tokio::spawn(async move {
+            k.engine().await;
+        });
+    }
+
+    tokio::spawn(heartbeat(hb));
+    tokio::spawn(publisher(iopub, iopub_rx, kernel.clone()));
+    let (shell_send, shell_recv) = shell.split();
+    let (control_send, control_recv) = control.split();
+    tokio::spawn(sender(shell_send, shell_out_rx, kernel.clone()));
+    tokio::spawn(sender(control_send, control_out_rx, kernel.clone()));
+    let (queue_tx, queue_rx) = mpsc::unbounded_channel();
+    tokio::spawn(receiver(shell_recv, kernel.clone(), Some(queue_tx)));
+    tokio::spawn(receiver(control_recv, kernel.clone(), None));
+    tokio::spawn(shell_worker(kernel.clone(), queue_rx));
+    // Keep stdin bound (clients connect to it) though input is never requested.
+    let _stdin = stdin;
+    kernel.publish(None, Status::starting().into());
+
+    while !*shutdown_rx.borrow() {
+        if shutdown_rx.changed().await.is_err() {
+            break;
+        }
+    }
+    // Let the shutdown reply and the last status leave before the process ends.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}
+
+/// Binding for the five socket types behind one object-safe call.
+trait BindAny: Send {
+    fn bind_to<'a>(
+        &'a mut self,
+        url: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+impl<S: Socket> BindAny for S {
+    fn bind_to<'a>(
+        &'a mut self,
+        url: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            self.bind(url)
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("cannot bind {url}: {e}"))
+        })
+    }
+}
+
+async fn heartbeat(mut hb: zeromq::RepSocket) {
+    while let Ok(msg) = hb.recv().await {
+        if hb.send(msg).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn publisher(
+    mut sock: zeromq::PubSocket,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    k: Arc<Kernel>,
+) {
+    while let Some(msg) = rx.recv().await {
+        let frames = msg.encode(&k.signer.lock().expect("signer lock"));
+        if let Ok(m) = ZmqMessage::try_from(frames) {
+            let _ = sock.send(m).await;
+        }
+    }
+}
+
+async fn sender(
+    mut sock: zeromq::RouterSendHalf,
+    mut rx: mpsc::UnboundedReceiver<Outgoing>,
+    k: Arc<Kernel>,
+) {
+    while let Some(msg) = rx.recv().await {
+        let frames = msg.encode(&k.signer.lock().expect("signer lock"));
+        if let Ok(m) = ZmqMessage::try_from(frames) {
+            if let Err(e) = sock.send(m).await {
+                log::warn!("could not send {}: {e}", msg.header.msg_type);
+            }
+        }
+    }
+}
+
+/// Reads and verifies requests. Shell requests are queued for the worker; control requests
+/// are handled right here, so they never wait behind a running cell.
+async fn receiver(
+    mut sock: zeromq::RouterRecvHalf,
+    k: Arc<Kernel>,
+    queue: Option<mpsc::UnboundedSender<Incoming>>,
+) {
+    loop {
+        let frames: Vec<Bytes> = match sock.recv().await {
+            Ok(m) => m.into_vec(),
+            Err(e) => {
+                log::warn!("socket receive failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let decoded = wire::decode(frames, &mut k.signer.lock().expect("signer lock"));
+        let msg = match decoded {
+            Ok(m) => m,
+            Err(e) => {
+                // Never answered: a message we cannot authenticate has no trusted sender.
+                log::warn!("dropped a message: {e}");
+                continue;
+            }
+        };
+        match &queue {
+            Some(q) => {
+                let _ = q.send(msg);
+            }
+            None => {
+                let k = k.clone();
+                tokio::spawn(async move { k.handle(msg, Chan::Control).await });
+            }
+        }
+    }
+}
+
+async fn shell_worker(k: Arc<Kernel>, mut queue: mpsc::UnboundedReceiver<Incoming>) {
+    while let Some(msg) = queue.recv().await {
+        let failed_and_stop = k.handle(msg, Chan::Shell).await;
+        if failed_and_stop {
+            // stop_on_error: requests already queued behind the failed cell are aborted.
+            while let Ok(next) = queue.try_recv() {
+                if next.msg_type() == "execute_request" {
+                    k.abort_request(&next);
+                } else {
+                    k.handle(next, Chan::Shell).await;
+                }
+            }
+        }
+    }
+}
+
+impl Kernel {
+    async fn engine(&self) -> Result<Arc<SqlEngine>, String> {
+        self.engine
+            .get_or_init(|| async {
+                let settings = self.settings.clone();
+                self.engine_rt
+                    .spawn(async move { SqlEngine::new(settings).await.map(Arc::new) })
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the catalog could not be opened: {e}")))
+            })
+            .await
+            .clone()
+    }
+
+    fn publish(&self, parent: Option<&Incoming>, content: JupyterMessageContent) {
+        let _ = self
+            .iopub
+            .send(Outgoing::new(&self.session, content, parent));
+    }
+
+    fn reply(&self, chan: Chan, parent: &Incoming, content: JupyterMessageContent) {
+        self.reply_raw(chan, Outgoing::new(&self.session, content, Some(parent)));
+    }
+
+    fn reply_raw(&self, chan: Chan, msg: Outgoing) {
+        let _ = match chan {
+            Chan::Shell => self.shell_out.send(msg),
+            Chan::Control => self.control_out.send(msg),
+        };
+    }
+
+    /// Handles one request with busy/idle around it. Returns true when it was an
+    /// execute_request that failed with stop_on_error set.
+    async fn handle(&self, msg: Incoming, chan: Chan) -> bool {
+        self.publish(Some(&msg), Status::busy().into());
+        let stop = self.dispatch(&msg, chan).await;
+        self.publish(Some(&msg), Status::idle().into());
+        stop
+    }
+
+    async fn dispatch(&self, msg: &Incoming, chan: Chan) -> bool {
+        let content = match &msg.content {
+            Ok(c) => c.clone(),
+            Err(why) => {
+                self.reply_error(chan, msg, "MalformedMessage", why);
+                return false;
+            }
+        };
+        use JupyterMessageContent as C;
+        match content {
+            C::KernelInfoRequest(_) => self.reply(chan, msg, self.kernel_info().into()),
+            C::ExecuteRequest(req) => return self.execute(msg, chan, req).await,
+            C::IsCompleteRequest(req) => {
+                let reply = match self.engine().await {
+                    Ok(e) => match e.is_complete(&req.code) {
+                        IsComplete::Complete => IsCompleteReply::complete(),
+                        IsComplete::Incomplete => IsCompleteReply::incomplete(String::new()),
+                        IsComplete::Invalid => IsCompleteReply::invalid(),
+                    },
+                    Err(_) => IsCompleteReply::unknown(),
+                };
+                self.reply(chan, msg, reply.into());
+            }
+            C::CompleteRequest(req) => {
+                let (matches, start, end) = match self.engine().await {
+                    Ok(e) => {
+                        let c = e.complete(&req.code, req.cursor_pos).await;
+                        (c.matches, c.cursor_start, c.cursor_end)
+                    }
+                    Err(_) => (vec![], req.cursor_pos, req.cursor_pos),
+                };
+                self.reply(
+                    chan,
+                    msg,
+                    CompleteReply {
+                        matches,
+                        cursor_start: start,
+                        cursor_end: end,
+                        metadata: Map::new(),
+                        status: ReplyStatus::Ok,
+                        error: None,
+                    }
+                    .into(),
+                );
+            }
+            C::InspectRequest(req) => {
+                let found = match self.engine().await {
+                    Ok(e) => e.inspect(&req.code, req.cursor_pos).await,
+                    Err(_) => None,
+                };
+                self.reply(
+                    chan,
+                    msg,
+                    InspectReply {
+                        found: found.is_some(),
+                        data: found
+                            .map(|t| Media::new(vec![MediaType::Plain(t)]))
+                            .unwrap_or_default(),
+                        metadata: Map::new(),
+                        status: ReplyStatus::Ok,
+                        error: None,
+                    }
+                    .into(),
+                );
+            }
+            C::HistoryRequest(req) => {
+                let history = self.history(&req);
+                self.reply(chan, msg, HistoryReply::new(history).into());
+            }
+            C::CommInfoRequest(_) => self.reply(
+                chan,
+                msg,
+                CommInfoReply {
+                    status: ReplyStatus::Ok,
+                    comms: Default::default(),
+                    error: None,
+                }
+                .into(),
+            ),
+            C::InterruptRequest(_) => {
+                if let Some(h) = self.running.lock().expect("running lock").take() {
+                    h.abort();
+                }
+                self.reply(chan, msg, InterruptReply::new().into());
+            }
+            C::ShutdownRequest(req) => {
+                self.reply(
+                    chan,
+                    msg,
+                    ShutdownReply {
+                        restart: req.restart,
+                        status: ReplyStatus::Ok,
+                        error: None,
+                    }
+                    .into(),
+                );
+                if let Some(h) = self.running.lock().expect("running lock").take() {
+                    h.abort();
+                }
+                let _ = self.shutdown.send(true);
+            }
+            C::CommOpen(_) | C::CommMsg(_) | C::CommClose(_) => {
+                // No comm targets: nothing to answer (as ipykernel for unknown targets).
+            }
+            other => {
+                let t = other.message_type().to_string();
+                if t.ends_with("_request") {
+                    self.reply_error(
+                        chan,
+                        msg,
+                        "UnknownMessageType",
+                        &format!("this kernel does not handle {t}"),
+                    );
+                } else {
+                    log::warn!("ignored a {t} message");
+                }
+            }
+        }
+        false
+    }
+
+    fn reply_error(&self, chan: Chan, msg: &Incoming, ename: &str, evalue: &str) {
+        let reply_type = match msg.msg_type().strip_suffix("_request") {
+            Some(base) => format!("{base}_reply"),
+            None => {
+                log::warn!("{ename}: {evalue}");
+                return;
+            }
+        };
+        let mut content = json!({
+            "status": "error",
+            "ename": ename,
+            "evalue": evalue,
+            "traceback": [format!("{ename}: {evalue}")],
+        });
+        if reply_type == "execute_reply" {
+            content["execution_count"] = json!(self.state.lock().expect("state").execution_count);
+            content["user_expressions"] = json!({});
+            content["payload"] = json!([]);
+        }
+        self.reply_raw(
+            chan,
+            Outgoing::raw(&self.session, &reply_type, content, Some(msg)),
+        );
+    }
+
+    fn abort_request(&self, msg: &Incoming) {
+        self.publish(Some(msg), Status::busy().into());
+        let count = self.state.lock().expect("state").execution_count;
+        self.reply(
+            Chan::Shell,
+            msg,
+            ExecuteReply {
+                status: ReplyStatus::Aborted,
+                execution_count: ExecutionCount::new(count),
+                payload: vec![],
+                user_expressions: Some(Default::default()),
+                error: None,
+            }
+            .into(),
+        );
+        self.publish(Some(msg), Status::idle().into());
+    }
+
+    async fn execute(&self, msg: &Incoming, chan: Chan, req: ExecuteRequest) -> bool {
+        let count = {
+            let mut st = self.state.lock().expect("state");
+            if req.store_history && !req.silent {
+                st.execution_count += 1;
+                let n = st.execution_count;
+                st.history.push((n, req.code.clone()));
+            }
+            st.execution_count
+        };
+        if !req.silent {
+            self.publish(
+                Some(msg),
+                ExecuteInput {
+                    code: req.code.clone(),
+                    execution_count: ExecutionCount::new(count),
+                }
+                .into(),
+            );
+        }
+        let result = match self.engine().await {
+            Err(e) => Err(CellError::new("CatalogError", e)),
+            Ok(engine) => self.run_cell(msg, &req, count, engine.clone()).await,
+        };
+        match result {
+            Ok(()) => {
+                let user_expressions = match self.engine().await {
+                    Ok(engine) => user_expressions(&engine, &req, &self.engine_rt).await,
+                    Err(_) => Default::default(),
+                };
+                self.reply(
+                    chan,
+                    msg,
+                    ExecuteReply {
+                        status: ReplyStatus::Ok,
+                        execution_count: ExecutionCount::new(count),
+                        payload: vec![],
+                        user_expressions: Some(user_expressions),
+                        error: None,
+                    }
+                    .into(),
+                );
+                false
+            }
+            Err(err) => {
+                if !req.silent {
+                    self.publish(
+                        Some(msg),
+                        ErrorOutput {
+                            ename: err.ename.clone(),
+                            evalue: err.evalue.clone(),
+                            traceback: err.traceback.clone(),
+                        }
+                        .into(),
+                    );
+                }
+                self.reply(
+                    chan,
+                    msg,
+                    ExecuteReply {
+                        status: ReplyStatus::Error,
+                        execution_count: ExecutionCount::new(count),
+                        payload: vec![],
+                        user_expressions: Some(Default::default()),
+                        error: Some(Box::new(ReplyError {
+                            ename: err.ename,
+                            evalue: err.evalue,
+                            traceback: err.traceback,
+                        })),
+                    }
+                    .into(),
+                );
+                req.stop_on_error
+            }
+        }
+    }
+
+    /// Runs the cell on the engine runtime, publishing outputs as they arrive. The last
+    /// result table is the cell's execute_result; earlier ones are display_data.
+    async fn run_cell(
+        &self,
+        msg: &Incoming,
+        req: &ExecuteRequest,
+        count: usize,
+        engine: Arc<SqlEngine>,
+    ) -> Result<(), CellError> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let code = req.code.clone();
+        let task = {
+            let engine = engine.clone();
+            self.engine_rt
+                .spawn(async move { engine.execute(&code, &tx).await })
+        };
+        *self.running.lock().expect("running lock") = Some(task.abort_handle());
+        let display = engine.display();
+        let mut pending: Option<TableOutput> = None;
+        while let Some(out) = rx.recv().await {
+            if req.silent {
+                continue;
+            }
+            match out {
+                Output::Message(text) => {
+                    self.publish(Some(msg), StreamContent::stdout(&format!("{text}\n")).into())
+                }
+                Output::Table(t) => {
+                    if let Some(prev) = pending.replace(t) {
+                        let data = render_table(&prev, display);
+                        self.publish(Some(msg), DisplayData::new(data).into());
+                    }
+                }
+            }
+        }
+        let outcome = task.await;
+        self.running.lock().expect("running lock").take();
+        if let Some(last) = pending {
+            let data = render_table(&last, display);
+            self.publish(
+                Some(msg),
+                ExecuteResult::new(ExecutionCount::new(count), data).into(),
+            );
+        }
+        match outcome {
+            Ok(r) => r,
+            Err(e) if e.is_cancelled() => Err(CellError::new(
+                "Interrupted",
+                "the cell was interrupted; statements before the running one are done, the running one left no changes, and the session keeps its state",
+            )),
+            Err(e) => Err(CellError::new(
+                "InternalError",
+                format!("the SQL engine failed unexpectedly ({e}); the session is still usable. Please report this with the cell that caused it"),
+            )),
+        }
+    }
+
+    fn kernel_info(&self) -> KernelInfoReply {
+        KernelInfoReply {
+            status: ReplyStatus::Ok,
+            protocol_version: wire::PROTOCOL_VERSION.into(),
+            implementation: "lakehouse-kernel".into(),
+            implementation_version: env!("CARGO_PKG_VERSION").into(),
+            language_info: LanguageInfo {
+                name: "sql".into(),
+                version: crate::DATAFUSION_VERSION.into(),
+                mimetype: Some("application/sql".into()),
+                file_extension: Some(".sql".into()),
+                pygments_lexer: Some("sql".into()),
+                codemirror_mode: Some(CodeMirrorMode::Simple("sql".into())),
+                nbconvert_exporter: Some("script".into()),
+            },
+            banner: format!(
+                "Lakehouse kernel {} — SQL on DataFusion {} over Iceberg\nCatalog: embedded ({}), warehouse {}",
+                env!("CARGO_PKG_VERSION"),
+                crate::DATAFUSION_VERSION,
+                self.settings.home.join("catalog.db").display(),
+                self.settings.warehouse,
+            ),
+            help_links: vec![
+                HelpLink {
+                    text: "DataFusion SQL reference".into(),
+                    url: "https://datafusion.apache.org/user-guide/sql/index.html".into(),
+                },
+                HelpLink {
+                    text: "Apache Iceberg".into(),
+                    url: "https://iceberg.apache.org/docs/latest/".into(),
+                },
+            ],
+            debugger: false,
+            error: None,
+        }
+    }
+
+    fn history(&self, req: &HistoryRequest) -> Vec<HistoryEntry> {
+        let st = self.state.lock().expect("state");
+        let entry = |(n, code): &(usize, String), output: bool| {
+            if output {
+                HistoryEntry::InputOutput(0, *n, (code.clone(), String::new()))
+            } else {
+                HistoryEntry::Input(0, *n, code.clone())
+            }
+        };
+        match req {
+            HistoryRequest::Tail { n, output, .. } => {
+                let n = (*n).max(0) as usize;
+                let skip = st.history.len().saturating_sub(n);
+                st.history[skip..].iter().map(|h| entry(h, *output)).collect()
+            }
+            HistoryRequest::Range {
+                start,
+                stop,
+                output,
+                ..
+            } => st
+                .history
+                .iter()
+                .filter(|(n, _)| {
+                    (*n as i64) >= (*start as i64) && (*stop <= 0 || (*n as i64) < (*stop as i64))
+                })
+                .map(|h| entry(h, *output))
+                .collect(),
+            HistoryRequest::Search {
+                pattern,
+                unique,
+                output,
+                n,
+                ..
+            } => {
+                let mut seen = std::collections::HashSet::new();
+                let mut hits: Vec<HistoryEntry> = st
+                    .history
+                    .iter()
+                    .rev()
+                    .filter(|(_, code)| glob_match(pattern, code))
+                    .filter(|(_, code)| !*unique || seen.insert(code.clone()))
+                    .map(|h| entry(h, *output))
+                    .collect();
+                if *n > 0 {
+                    hits.truncate(*n as usize);
+                }
+                hits.reverse();
+                hits
+            }
+        }
+    }
+}
+
+/// Evaluates each user expression as `SELECT <expr>` and returns its text form.
+async fn user_expressions(
+    engine: &Arc<SqlEngine>,
+    req: &ExecuteRequest,
+    rt: &tokio::runtime::Handle,
+) -> std::collections::HashMap<String, jupyter_protocol::ExpressionResult> {
+    use jupyter_protocol::ExpressionResult;
+    let mut out = std::collections::HashMap::new();
+    let Some(exprs) = &req.user_expressions else {
+        return out;
+    };
+    for (name, expr) in exprs {
+        let engine = engine.clone();
+        let sql = format!("SELECT {expr}");
+        let r = rt
+            .spawn(async move {
+                let (tx, mut rx) = mpsc::unbounded_channel();
+                let res = engine.execute(&sql, &tx).await;
+                drop(tx);
+                let mut text = String::new();
+                while let Some(o) = rx.recv().await {
+                    if let Output::Table(t) = o {
+                        text = first_value(&t);
+                    }
+                }
+                res.map(|_| text)
+            })
+            .await;
+        let result = match r {
+            Ok(Ok(text)) => ExpressionResult::Ok {
+                data: Media::new(vec![MediaType::Plain(text)]),
+                metadata: Map::new(),
+            },
+            Ok(Err(e)) => ExpressionResult::Error {
+                ename: e.ename,
+                evalue: e.evalue,
+                traceback: e.traceback,
+            },
+            Err(e) => ExpressionResult::Error {
+                ename: "InternalError".into(),
+                evalue: e.to_string(),
+                traceback: vec![],
+            },
+        };
+        out.insert(name.clone(), result);
+    }
+    out
+}
+
+fn first_value(t: &TableOutput) -> String {
+    use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+    t.batches
+        .iter()
+        .find(|b| b.num_rows() > 0)
+        .and_then(|b| {
+            let opts = FormatOptions::default();
+            ArrayFormatter::try_new(b.column(0).as_ref(), &opts)
+                .ok()
+                .map(|f| f.value(0).to_string())
+        })
+        .unwrap_or_default()
+}
+
+fn render_table(t: &TableOutput, d: crate::engines::sql::Display) -> Media {
+    let opts = lakehouse_render::RenderOptions {
+        max_rows: d.max_rows,
+        max_col_width: d.max_col_width,
+        footer: Some(format!(
+            "{} row{} · {}",
+            t.total_rows,
+            if t.total_rows == 1 { "" } else { "s" },
+            format_elapsed(t.elapsed)
+        )),
+    };
+    let r = lakehouse_render::render_batches(&t.schema, &t.batches, t.total_rows, &opts);
+    Media::new(vec![MediaType::Html(r.html), MediaType::Plain(r.plain)])
+}
+
+fn format_elapsed(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+/// IPython-style history search: `*` matches any run, `?` one character.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
+            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_like_ipython() {
+        assert!(glob_match("*SELECT*", "x SELECT 1"));
+        assert!(glob_match("SEL?CT 1", "SELECT 1"));
+        assert!(!glob_match("SELECT", "SELECT 1"));
+    }
+
+    #[test]
+    fn elapsed_is_human() {
+        assert_eq!(format_elapsed(Duration::from_millis(12)), "12 ms");
+        assert_eq!(format_elapsed(Duration::from_millis(2500)), "2.50 s");
+    }
+}
