@@ -79,11 +79,15 @@ fn sys_prefix() -> Result<PathBuf, String> {
 }
 
 /// Writes the kernelspec `name` for the binary at `exe`. Returns the folder written.
-pub fn install(target: &Target, name: &str, display_name: &str, exe: &Path) -> Result<PathBuf, String> {
+pub fn install(
+    target: &Target,
+    name: &str,
+    display_name: &str,
+    exe: &Path,
+) -> Result<PathBuf, String> {
     validate_name(name)?;
     let dir = kernels_dir(target)?.join(name);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let json = kernel_json(display_name, exe)?;
     write(&dir.join("kernel.json"), json.as_bytes())?;
     for (file, bytes) in LOGOS {
@@ -145,7 +149,11 @@ mod tests {
 
     #[test]
     fn kernel_json_has_the_binary_and_message_interrupts() {
-        let text = kernel_json("Lakehouse (SQL)", Path::new("/opt/x \"y\"/lakehouse-kernel")).unwrap();
+        let text = kernel_json(
+            "Lakehouse (SQL)",
+            Path::new("/opt/x \"y\"/lakehouse-kernel"),
+        )
+        .unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["argv"][0], "/opt/x \"y\"/lakehouse-kernel");
         assert_eq!(v["argv"][3], "{connection_file}");

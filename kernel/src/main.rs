@@ -123,7 +123,11 @@ fn run(connection_file: PathBuf) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the socket runtime: {e}"))?;
     let handle = engine_rt.handle().clone();
-    let result = io_rt.block_on(lakehouse_kernel::server::run(&connection_file, settings, handle));
+    let result = io_rt.block_on(lakehouse_kernel::server::run(
+        &connection_file,
+        settings,
+        handle,
+    ));
     // Do not wait for in-flight engine work at exit.
     engine_rt.shutdown_background();
     io_rt.shutdown_background();

@@ -14,8 +14,8 @@ use jupyter_protocol::{
     CodeMirrorMode, CommInfoReply, CompleteReply, ConnectionInfo, DisplayData, ErrorOutput,
     ExecuteInput, ExecuteReply, ExecuteRequest, ExecuteResult, ExecutionCount, HelpLink,
     HistoryEntry, HistoryReply, HistoryRequest, InspectReply, InterruptReply, IsCompleteReply,
-    IsCompleteReplyStatus, JupyterMessageContent, KernelInfoReply, LanguageInfo, Media,
-    MediaType, ReplyError, ReplyStatus, ShutdownReply, Status, StreamContent,
+    JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType, ReplyError,
+    ReplyStatus, ShutdownReply, Status, StreamContent,
 };
 use serde_json::{json, Map};
 use tokio::sync::{mpsc, watch, OnceCell};
@@ -112,7 +112,9 @@ pub async fn run(
     {
         let k = kernel.clone();
         tokio::spawn(async move {
-            k.engine().await;
+            if let Err(e) = k.engine().await {
+                log::error!("{e}");
+            }
         });
     }
 
@@ -556,9 +558,10 @@ impl Kernel {
                 continue;
             }
             match out {
-                Output::Message(text) => {
-                    self.publish(Some(msg), StreamContent::stdout(&format!("{text}\n")).into())
-                }
+                Output::Message(text) => self.publish(
+                    Some(msg),
+                    StreamContent::stdout(&format!("{text}\n")).into(),
+                ),
                 Output::Table(t) => {
                     if let Some(prev) = pending.replace(t) {
                         let data = render_table(&prev, display);
@@ -639,7 +642,10 @@ impl Kernel {
             HistoryRequest::Tail { n, output, .. } => {
                 let n = (*n).max(0) as usize;
                 let skip = st.history.len().saturating_sub(n);
-                st.history[skip..].iter().map(|h| entry(h, *output)).collect()
+                st.history[skip..]
+                    .iter()
+                    .map(|h| entry(h, *output))
+                    .collect()
             }
             HistoryRequest::Range {
                 start,
@@ -747,12 +753,8 @@ fn render_table(t: &TableOutput, d: crate::engines::sql::Display) -> Media {
     let opts = lakehouse_render::RenderOptions {
         max_rows: d.max_rows,
         max_col_width: d.max_col_width,
-        footer: Some(format!(
-            "{} row{} · {}",
-            t.total_rows,
-            if t.total_rows == 1 { "" } else { "s" },
-            format_elapsed(t.elapsed)
-        )),
+        // The renderer adds the row count itself.
+        footer: Some(format_elapsed(t.elapsed)),
     };
     let r = lakehouse_render::render_batches(&t.schema, &t.batches, t.total_rows, &opts);
     Media::new(vec![MediaType::Html(r.html), MediaType::Plain(r.plain)])

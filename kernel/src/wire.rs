@@ -131,8 +131,8 @@ pub fn decode(frames: Vec<Bytes>, signer: &mut Signer) -> Result<Incoming, WireE
     }
     let parts: Vec<&[u8]> = rest[1..5].iter().map(|b| b.as_ref()).collect();
     signer.verify(rest[0].as_ref(), &parts)?;
-    let header: Header = serde_json::from_slice(parts[0])
-        .map_err(|e| WireError::BadHeader(e.to_string()))?;
+    let header: Header =
+        serde_json::from_slice(parts[0]).map_err(|e| WireError::BadHeader(e.to_string()))?;
     let metadata = serde_json::from_slice(parts[2]).unwrap_or(Value::Object(Map::new()));
     // Content that is not UTF-8 or not JSON is still answered (with an error reply).
     let (raw_content, content) = match serde_json::from_slice::<Value>(parts[3]) {
@@ -258,7 +258,9 @@ mod tests {
         assert_eq!(msg.msg_type(), "kernel_info_request");
         assert!(matches!(
             msg.content,
-            Ok(JupyterMessageContent::KernelInfoRequest(KernelInfoRequest {}))
+            Ok(JupyterMessageContent::KernelInfoRequest(
+                KernelInfoRequest {}
+            ))
         ));
         assert_eq!(msg.identities, vec![Bytes::from_static(b"id")]);
         assert!(matches!(

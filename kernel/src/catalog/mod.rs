@@ -85,8 +85,17 @@ fn compatible_type(dt: &DataType) -> Result<DataType, String> {
                 .collect::<Result<Vec<_>, String>>()?
                 .into(),
         ),
-        Boolean | Int32 | Int64 | Float32 | Float64 | Utf8 | Binary | Date32
-        | Decimal128(_, _) | FixedSizeBinary(_) | Map(_, _) => dt.clone(),
+        Boolean
+        | Int32
+        | Int64
+        | Float32
+        | Float64
+        | Utf8
+        | Binary
+        | Date32
+        | Decimal128(_, _)
+        | FixedSizeBinary(_)
+        | Map(_, _) => dt.clone(),
         other => return Err(other.to_string()),
     })
 }

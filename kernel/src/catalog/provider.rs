@@ -210,7 +210,13 @@ impl SchemaProvider for LakehouseSchema {
             .get(&self.name)
             .cloned()
             .unwrap_or_default();
-        if let Some(m) = self.shared.session.read().expect("session lock").get(&self.name) {
+        if let Some(m) = self
+            .shared
+            .session
+            .read()
+            .expect("session lock")
+            .get(&self.name)
+        {
             names.extend(m.keys().cloned());
         }
         names.into_iter().collect()
@@ -231,7 +237,12 @@ impl SchemaProvider for LakehouseSchema {
         ));
         let provider = match IcebergCatalogProvider::try_new(scoped).await {
             Ok(p) => p,
-            Err(e) if matches!(e.kind(), ErrorKind::TableNotFound | ErrorKind::NamespaceNotFound) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::TableNotFound | ErrorKind::NamespaceNotFound
+                ) =>
+            {
                 return Ok(None)
             }
             Err(e) => {

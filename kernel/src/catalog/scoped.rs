@@ -42,14 +42,20 @@ impl ScopedCatalog {
     fn read_only(&self, what: &str) -> Error {
         Error::new(
             ErrorKind::FeatureUnsupported,
-            format!("{what} is not available through the table view of {}", self.ident),
+            format!(
+                "{what} is not available through the table view of {}",
+                self.ident
+            ),
         )
     }
 }
 
 #[async_trait]
 impl Catalog for ScopedCatalog {
-    async fn list_namespaces(&self, parent: Option<&NamespaceIdent>) -> Result<Vec<NamespaceIdent>> {
+    async fn list_namespaces(
+        &self,
+        parent: Option<&NamespaceIdent>,
+    ) -> Result<Vec<NamespaceIdent>> {
         Ok(match parent {
             None => vec![self.ident.namespace().clone()],
             Some(_) => vec![],
@@ -136,7 +142,11 @@ impl Catalog for ScopedCatalog {
         Err(self.read_only("rename_table"))
     }
 
-    async fn register_table(&self, _table: &TableIdent, _metadata_location: String) -> Result<Table> {
+    async fn register_table(
+        &self,
+        _table: &TableIdent,
+        _metadata_location: String,
+    ) -> Result<Table> {
         Err(self.read_only("register_table"))
     }
 

@@ -70,7 +70,9 @@ impl SqlEngine {
         let lower = word.to_lowercase();
         if let Some((qual, _)) = word.rsplit_once('.') {
             // schema.table (or lakehouse.schema.table)
-            let schema = qual.strip_prefix(&format!("{CATALOG_NAME}.")).unwrap_or(qual);
+            let schema = qual
+                .strip_prefix(&format!("{CATALOG_NAME}."))
+                .unwrap_or(qual);
             if let Some(tables) = listing.schemas.get(schema) {
                 for t in tables {
                     out.insert(format!("{qual}.{t}"));
@@ -83,8 +85,12 @@ impl SqlEngine {
             }
         } else {
             let upper = word.chars().next().is_some_and(char::is_uppercase) || word.is_empty();
-            let after_from = last_keyword(&before)
-                .is_some_and(|k| matches!(k.as_str(), "FROM" | "JOIN" | "INTO" | "TABLE" | "UPDATE" | "DESCRIBE"));
+            let after_from = last_keyword(&before).is_some_and(|k| {
+                matches!(
+                    k.as_str(),
+                    "FROM" | "JOIN" | "INTO" | "TABLE" | "UPDATE" | "DESCRIBE"
+                )
+            });
             for s in listing.schemas.keys() {
                 out.insert(s.clone());
             }

@@ -70,7 +70,7 @@ pub fn from_datafusion(
     catalog: &LakehouseCatalog,
 ) -> CellError {
     let root = e.find_root();
-    if let DataFusionError::SQL(..) | DataFusionError::ParserError(..) = root {
+    if let DataFusionError::SQL(..) = root {
         return syntax(e, cell, piece);
     }
     let msg = strip_prefixes(&e.strip_backtrace());
@@ -106,7 +106,10 @@ pub fn unknown_table(name: &str, listing: &Listing) -> CellError {
         .iter()
         .map(|t| {
             let tb = t.rsplit('.').next().unwrap_or(t);
-            (levenshtein(&wanted, t).min(levenshtein(&bare, tb)), t.clone())
+            (
+                levenshtein(&wanted, t).min(levenshtein(&bare, tb)),
+                t.clone(),
+            )
         })
         .collect();
     ranked.sort();
@@ -130,7 +133,10 @@ pub fn unknown_table(name: &str, listing: &Listing) -> CellError {
             }
         )
     };
-    CellError::new("TableNotFound", format!("table {wanted} does not exist; {hint}"))
+    CellError::new(
+        "TableNotFound",
+        format!("table {wanted} does not exist; {hint}"),
+    )
 }
 
 /// Unknown schema: names the schemas that exist.
@@ -157,7 +163,10 @@ fn statement_context(piece: &Piece) -> Vec<String> {
     } else {
         ""
     };
-    vec![format!("  in statement at line {}: {first}{more}", piece.line)]
+    vec![format!(
+        "  in statement at line {}: {first}{more}",
+        piece.line
+    )]
 }
 
 /// "table 'lakehouse.demo.x' not found" → "lakehouse.demo.x"
@@ -165,7 +174,9 @@ fn missing_table(msg: &str) -> Option<String> {
     let i = msg.find("table '")?;
     let rest = &msg[i + 7..];
     let (name, tail) = rest.split_once('\'')?;
-    tail.trim_start().starts_with("not found").then(|| name.to_string())
+    tail.trim_start()
+        .starts_with("not found")
+        .then(|| name.to_string())
 }
 
 /// Removes DataFusion's layered "Error during planning: " style prefixes and keeps one line.
@@ -218,8 +229,16 @@ mod tests {
         let l = listing(&[("demo", "events"), ("demo", "customers"), ("other", "x")]);
         let e = unknown_table("lakehouse.demo.evnts", &l);
         assert_eq!(e.ename, "TableNotFound");
-        assert!(e.evalue.contains("table demo.evnts does not exist"), "{}", e.evalue);
-        assert!(e.evalue.contains("did you mean demo.events?"), "{}", e.evalue);
+        assert!(
+            e.evalue.contains("table demo.evnts does not exist"),
+            "{}",
+            e.evalue
+        );
+        assert!(
+            e.evalue.contains("did you mean demo.events?"),
+            "{}",
+            e.evalue
+        );
         assert!(e.evalue.contains("demo.customers"), "{}", e.evalue);
     }
 
@@ -243,9 +262,11 @@ mod tests {
         let cell = "SELECT 1;\nSELEC 2";
         let piece = &split::split(cell).pieces[1];
         let e = DataFusionError::SQL(
-            Box::new(datafusion::sql::sqlparser::parser::ParserError::ParserError(
-                "Expected: an SQL statement, found: SELEC at Line: 1, Column: 1".into(),
-            )),
+            Box::new(
+                datafusion::sql::sqlparser::parser::ParserError::ParserError(
+                    "Expected: an SQL statement, found: SELEC at Line: 1, Column: 1".into(),
+                ),
+            ),
             None,
         );
         let err = syntax(e, cell, piece);

@@ -22,7 +22,7 @@ use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
 use iceberg::arrow::arrow_schema_to_schema_auto_assign_ids;
-use iceberg::{Catalog, TableCreation, TableIdent};
+use iceberg::{TableCreation, TableIdent};
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use assist::{Completion, IsComplete};
@@ -105,7 +105,11 @@ impl SqlEngine {
 
     /// Runs every statement of `cell` in order, sending outputs as they are ready.
     /// Stops at the first failing statement; earlier statements stay done.
-    pub async fn execute(&self, cell: &str, out: &UnboundedSender<Output>) -> Result<(), CellError> {
+    pub async fn execute(
+        &self,
+        cell: &str,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
         let parts = split::split(cell);
         if let Some(open) = parts.open {
             return Err(errors::unterminated(cell, open));
@@ -187,8 +191,14 @@ impl SqlEngine {
 
     fn parse(&self, cell: &str, piece: &Piece) -> Result<Statement, CellError> {
         let dialect = GenericDialect {};
-        let limit = self.ctx.state().config().options().sql_parser.recursion_limit;
-        let mut stmts = DFParserBuilder::new(&piece.text)
+        let limit = self
+            .ctx
+            .state()
+            .config()
+            .options()
+            .sql_parser
+            .recursion_limit;
+        let mut stmts = DFParserBuilder::new(piece.text.as_str())
             .with_dialect(&dialect)
             .with_recursion_limit(limit)
             .build()
@@ -379,7 +389,9 @@ impl SqlEngine {
             }
             return Err(CellError::new(
                 "NotSupported",
-                format!("CREATE OR REPLACE TABLE {name} is not supported yet; DROP TABLE {name} first"),
+                format!(
+                    "CREATE OR REPLACE TABLE {name} is not supported yet; DROP TABLE {name} first"
+                ),
             ));
         }
         let arrow = c.input.schema().as_arrow().clone();
@@ -404,7 +416,8 @@ impl SqlEngine {
                 let plan = datafusion::logical_expr::LogicalPlanBuilder::insert_into(
                     c.input.as_ref().clone(),
                     target,
-                    self.ctx.table_provider(TableReference::full(CATALOG_NAME, schema, table))
+                    self.ctx
+                        .table_provider(TableReference::full(CATALOG_NAME, schema, table))
                         .await
                         .map(datafusion::datasource::provider_as_source)?,
                     datafusion::logical_expr::dml::InsertOp::Append,
@@ -446,10 +459,7 @@ impl SqlEngine {
         let cat = self.catalog.iceberg();
         let ident = TableIdent::new(catalog::namespace(schema), table.to_string());
         let name = format!("{schema}.{table}");
-        let exists = cat
-            .table_exists(&ident)
-            .await
-            .unwrap_or(false);
+        let exists = cat.table_exists(&ident).await.unwrap_or(false);
         if !exists {
             if if_exists {
                 let _ = out.send(Output::Message(format!("Table {name} does not exist")));
@@ -476,7 +486,9 @@ impl SqlEngine {
             TableReference::Bare { table } => {
                 Ok((self.settings.default_schema.clone(), table.to_string()))
             }
-            TableReference::Partial { schema, table } => Ok((schema.to_string(), table.to_string())),
+            TableReference::Partial { schema, table } => {
+                Ok((schema.to_string(), table.to_string()))
+            }
             TableReference::Full {
                 catalog,
                 schema,
@@ -505,7 +517,9 @@ impl SqlEngine {
         } else {
             Err(CellError::new(
                 "CatalogError",
-                format!("unknown catalog '{name}'; the catalog is '{CATALOG_NAME}' (or leave it out)"),
+                format!(
+                    "unknown catalog '{name}'; the catalog is '{CATALOG_NAME}' (or leave it out)"
+                ),
             ))
         }
     }
@@ -564,7 +578,9 @@ mod tests {
 
     async fn engine(dir: &std::path::Path) -> SqlEngine {
         let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
-        SqlEngine::new(Settings::from_map(&env).unwrap()).await.unwrap()
+        SqlEngine::new(Settings::from_map(&env).unwrap())
+            .await
+            .unwrap()
     }
 
     async fn run(e: &SqlEngine, sql: &str) -> (Vec<Output>, Result<(), CellError>) {
@@ -611,7 +627,10 @@ mod tests {
             let msgs = messages(&outs);
             assert_eq!(msgs[0], "Created schema demo");
             assert_eq!(msgs[1], "Created table demo.events (4 columns)");
-            assert!(msgs[2].starts_with("Inserted 2 rows into demo.events"), "{msgs:?}");
+            assert!(
+                msgs[2].starts_with("Inserted 2 rows into demo.events"),
+                "{msgs:?}"
+            );
             let Some(Output::Table(t)) = outs.last() else {
                 panic!("no table: {outs:?}")
             };
@@ -651,8 +670,15 @@ mod tests {
         let a = engine(&dir).await;
         let b = engine(&dir).await;
         run(&a, "SELECT 1").await.1.unwrap();
-        run(&b, "CREATE SCHEMA s2; CREATE TABLE s2.t (x BIGINT)").await.1.unwrap();
-        let (outs, r) = run(&a, "SELECT table_name FROM information_schema.tables WHERE table_schema = 's2'").await;
+        run(&b, "CREATE SCHEMA s2; CREATE TABLE s2.t (x BIGINT)")
+            .await
+            .1
+            .unwrap();
+        let (outs, r) = run(
+            &a,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 's2'",
+        )
+        .await;
         r.unwrap();
         let Some(Output::Table(t)) = outs.last() else {
             panic!("no table")
@@ -665,13 +691,24 @@ mod tests {
     async fn failed_ctas_leaves_no_table() {
         let dir = tempdir("ctas");
         let e = engine(&dir).await;
-        let (_, r) = run(&e, "CREATE TABLE bad AS SELECT 10 / (x - 1) AS y FROM (VALUES (1), (2)) v(x)").await;
+        let (_, r) = run(
+            &e,
+            "CREATE TABLE bad AS SELECT 10 / (x - 1) AS y FROM (VALUES (1), (2)) v(x)",
+        )
+        .await;
         assert!(r.is_err());
         let (_, r) = run(&e, "SELECT * FROM bad").await;
         assert_eq!(r.unwrap_err().ename, "TableNotFound");
-        let (outs, r) = run(&e, "CREATE TABLE good AS SELECT * FROM (VALUES (1), (2)) v(x)").await;
+        let (outs, r) = run(
+            &e,
+            "CREATE TABLE good AS SELECT * FROM (VALUES (1), (2)) v(x)",
+        )
+        .await;
         r.unwrap();
-        assert_eq!(messages(&outs), vec!["Created table default.good with 2 rows"]);
+        assert_eq!(
+            messages(&outs),
+            vec!["Created table default.good with 2 rows"]
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 
