@@ -94,12 +94,13 @@ def test_install_user_goes_where_jupyter_looks(kernel_binary, tmp_path, with_dat
     if with_data_dir:
         extra["JUPYTER_DATA_DIR"] = str(tmp_path / "jupyter-data")
     env = clean_env(**extra)
-    cli(kernel_binary, "install", "--user", env=env)
+    name = "lakehouse-user-test"  # a name no other installed kernelspec shadows
+    cli(kernel_binary, "install", "--user", "--name", name, env=env)
     specs = kernelspecs_seen_by_jupyter(env)
-    assert "lakehouse" in specs, specs
-    assert Path(specs["lakehouse"]["resource_dir"]).is_relative_to(tmp_path)
-    cli(kernel_binary, "uninstall", "--user", env=env)
-    assert "lakehouse" not in kernelspecs_seen_by_jupyter(env)
+    assert name in specs, specs
+    assert Path(specs[name]["resource_dir"]).is_relative_to(tmp_path)
+    cli(kernel_binary, "uninstall", "--user", "--name", name, env=env)
+    assert name not in kernelspecs_seen_by_jupyter(env)
 
 
 def test_version(kernel_binary):

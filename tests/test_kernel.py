@@ -49,9 +49,8 @@ def test_issue_round_trip_gives_html_table(kernel):
     assert "text/plain" in data and "text/html" in data
     html = data["text/html"]
     assert "<table" in html
-    headers = [text_of(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", html, flags=re.S)]
-    assert any(h.startswith("event_type") for h in headers), headers
-    assert any(re.match(r"n(?![a-z_])", h) for h in headers), headers
+    headers = [re.sub(r"<[^>]+>", " ", h).split() for h in re.findall(r"<th[^>]*>(.*?)</th>", html, flags=re.S)]
+    assert [h[0] for h in headers] == ["event_type", "n"], headers
     assert [text_of(c).strip() for c in html_cells(html)] == ["purchase", "1"], html
     # column types in the header: count(*) is a 64-bit integer, event_type a string
     assert re.search(r"int64|bigint", html, re.I), html
@@ -216,7 +215,7 @@ def test_show_describe_explain(kernel):
 DEBUG_DUMP = [re.compile(r"\b[A-Z]\w*\((\"|[A-Z]\w*\()"), re.compile(r"\b[A-Z]\w* \{ \w+:")]
 
 
-def assert_error_shape(run):
+def assert_error_shape(run, earlier_results=False):
     assert run.status == "error", run.describe()
     content = run.content
     err = run.error
@@ -228,13 +227,14 @@ def assert_error_shape(run):
     assert err["ename"] == content["ename"] and err["evalue"] == content["evalue"]
     for pattern in DEBUG_DUMP:
         assert not pattern.search(err["evalue"]), f"looks like a Rust debug dump: {err['evalue']!r}"
-    assert run.of_type("execute_result") == [] and run.of_type("display_data") == []
+    if not earlier_results:
+        assert run.of_type("execute_result") == [] and run.of_type("display_data") == []
     return err
 
 
 def test_syntax_error_shows_line_and_caret(kernel):
     run = kernel.execute("SELECT 1;\nSELEC oops FROM t;")
-    err = assert_error_shape(run)
+    err = assert_error_shape(run, earlier_results=True)  # SELECT 1 may have run before
     lines = "\n".join(err["traceback"]).splitlines()
     at = [i for i, line in enumerate(lines) if "SELEC oops FROM t" in line]
     assert at, f"the offending line is not in the traceback: {lines}"
@@ -332,7 +332,8 @@ def test_busy_idle_around_every_request(kernel, msg_type, content):
     states = [m["content"]["execution_state"] for m in iopub if m["msg_type"] == "status"]
     assert iopub[0]["msg_type"] == "status" and states[0] == "busy", [m["msg_type"] for m in iopub]
     assert states[-1] == "idle" and states.count("busy") == 1 and states.count("idle") == 1, states
-    assert reply["content"].get("status", "ok") == "ok", reply["content"]
+    if msg_type != "is_complete_request":  # its status is complete/incomplete/invalid/unknown
+        assert reply["content"].get("status", "ok") == "ok", reply["content"]
 
 
 def test_kernel_info_reply(kernel):
