@@ -279,8 +279,9 @@ pub(crate) struct RawCommitMeta {
     pub authors: Vec<String>,
     #[serde(default)]
     pub message: String,
+    // A string, parsed below: chrono's serde feature is not in the shared build.
     #[serde(default, rename = "commitTime")]
-    pub commit_time: Option<chrono::DateTime<chrono::Utc>>,
+    pub commit_time: Option<String>,
     #[serde(default, rename = "allProperties")]
     pub all_properties: HashMap<String, Vec<String>>,
 }
@@ -310,7 +311,11 @@ impl RawLogEntry {
                 .cloned()
                 .or_else(|| m.committer.clone())
                 .unwrap_or_default(),
-            commit_time: m.commit_time,
+            commit_time: m
+                .commit_time
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&chrono::Utc)),
             message: m.message.clone(),
             properties: m
                 .all_properties

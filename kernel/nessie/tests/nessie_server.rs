@@ -259,17 +259,24 @@ async fn lifecycle(cat: NessieCatalog) {
         .contains("/metadata/00001-"));
     assert_eq!(ids_in(&cat, &ident).await, vec![1, 2, 3]);
 
-    let log = cat.log(None, 10).await.unwrap();
+    // Other tests commit to main at the same time: keep this test's commits only.
+    let log: Vec<_> = cat
+        .log(None, 200)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.message.contains(&ns_name))
+        .collect();
     let messages: Vec<&str> = log.iter().map(|c| c.message.as_str()).collect();
     assert_eq!(
-        messages[0],
-        format!("INSERT INTO {ns_name}.events"),
-        "{messages:?}"
-    );
-    assert_eq!(
-        messages[1],
-        format!("CREATE TABLE {ns_name}.events"),
-        "{messages:?}"
+        messages,
+        vec![
+            format!("INSERT INTO {ns_name}.events"),
+            format!("CREATE TABLE {ns_name}.events"),
+            format!("CREATE NAMESPACE {ns_name}.child"),
+            format!("ALTER NAMESPACE {ns_name} SET PROPERTIES"),
+            format!("CREATE NAMESPACE {ns_name}"),
+        ]
     );
     assert_eq!(log[0].author, "nessie-tests");
     assert!(log[0].commit_time.is_some());
@@ -352,7 +359,10 @@ async fn branches_merge_and_log() {
         .await
         .unwrap();
     assert_eq!(dev_ref.kind, RefKind::Branch);
-    assert_eq!(dev_ref.hash, cat.get_reference("main").await.unwrap().hash);
+    assert_eq!(
+        ids_in(&cat.with_reference(&dev_name, None), &ident).await,
+        vec![1]
+    );
     assert!(cat
         .list_references()
         .await
@@ -398,7 +408,7 @@ async fn branches_merge_and_log() {
     assert_eq!(ids_in(&pinned, &ident).await, vec![1]);
     assert_eq!(ids_in(&on_tag, &ident).await, vec![1]);
 
-    let log = cat.log(Some("main"), 5).await.unwrap();
+    let log = cat.log(Some("main"), 200).await.unwrap();
     let messages: Vec<&str> = log.iter().map(|c| c.message.as_str()).collect();
     assert!(
         messages
@@ -417,7 +427,8 @@ async fn branches_merge_and_log() {
 
     // Assign the tag to main's new HEAD, then clean up.
     let moved = cat.assign_reference(&tag_name, "main").await.unwrap();
-    assert_eq!(moved.hash, cat.get_reference("main").await.unwrap().hash);
+    assert_ne!(moved.hash, tag.hash);
+    assert_eq!(cat.get_reference(&tag_name).await.unwrap(), moved);
     cat.delete_reference(&tag_name).await.unwrap();
     cat.delete_reference(&dev_name).await.unwrap();
 
@@ -461,7 +472,7 @@ async fn merge_conflict_names_keys_and_leaves_target_unchanged() {
     let on_dev = dev.load_table(&ident).await.unwrap();
     append(&dev, &on_dev, &[2]).await.unwrap();
 
-    let before = cat.get_reference("main").await.unwrap();
+    let before = cat.load_table(&ident).await.unwrap();
     let err = cat.merge(&dev_name, "main").await.unwrap_err();
     match &err {
         NessieError::MergeConflict { keys, .. } => {
@@ -470,12 +481,16 @@ async fn merge_conflict_names_keys_and_leaves_target_unchanged() {
         other => panic!("expected a merge conflict, got {other}"),
     }
     assert!(err.to_string().contains("target branch is unchanged"));
-    assert_eq!(cat.get_reference("main").await.unwrap(), before);
+    // main moves with other tests' commits; this table on main must not have changed.
+    assert_eq!(
+        cat.load_table(&ident).await.unwrap().metadata_location(),
+        before.metadata_location()
+    );
     assert_eq!(ids_in(&cat, &ident).await, vec![1]);
     cat.delete_reference(&dev_name).await.unwrap();
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_appends_from_two_catalogs_all_land() {
     let Some(uri) = nessie_uri() else { return };
     let a = catalog_at(&uri, Warehouse::Local).unwrap();
@@ -508,7 +523,13 @@ async fn concurrent_appends_from_two_catalogs_all_land() {
     };
     let (ra, rb) = tokio::join!(writer(a.clone(), 0), writer(b.clone(), 1000));
     let (ca, cb) = (ra.unwrap(), rb.unwrap());
-    eprintln!("conflicts that exhausted iceberg's own retries: a={ca} b={cb}");
+    // Without any conflict each append costs 4 Nessie calls (load, reload in the transaction,
+    // read + commit in update_table): anything above 2 * 80 is conflict handling.
+    eprintln!(
+        "conflicts that exhausted iceberg's own retries: a={ca} b={cb}; Nessie requests a={} b={} (80 each without conflicts)",
+        a.nessie_requests(),
+        b.nessie_requests()
+    );
 
     let mut expected: Vec<i64> = (0..20).chain(1000..1020).collect();
     expected.sort();
