@@ -191,9 +191,11 @@ impl SqlEngine {
 
     fn parse(&self, cell: &str, piece: &Piece) -> Result<Statement, CellError> {
         let dialect = GenericDialect {};
+        // Read the limit without cloning the whole session state.
         let limit = self
             .ctx
-            .state()
+            .state_ref()
+            .read()
             .config()
             .options()
             .sql_parser
