@@ -296,6 +296,10 @@ impl Kernel {
     async fn dispatch(&self, msg: &Incoming, chan: Chan) -> bool {
         let content = match &msg.content {
             Ok(c) => c.clone(),
+            // jupyter_client leaves out history fields it does not use (e.g. `unique`).
+            Err(_) if msg.msg_type() == "history_request" => {
+                JupyterMessageContent::HistoryRequest(lenient_history_request(&msg.raw_content))
+            }
             Err(why) => {
                 self.reply_error(chan, msg, "MalformedMessage", why);
                 return false;
@@ -686,6 +690,42 @@ impl Kernel {
     }
 }
 
+/// A history request read with defaults for missing fields.
+fn lenient_history_request(v: &serde_json::Value) -> HistoryRequest {
+    let b = |k: &str| v.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
+    let i = |k: &str, d: i32| {
+        v.get(k)
+            .and_then(|x| x.as_i64())
+            .map(|n| n as i32)
+            .unwrap_or(d)
+    };
+    match v.get("hist_access_type").and_then(|x| x.as_str()) {
+        Some("range") => HistoryRequest::Range {
+            session: v.get("session").and_then(|x| x.as_i64()).map(|n| n as i32),
+            start: i("start", 0),
+            stop: i("stop", 0),
+            output: b("output"),
+            raw: b("raw"),
+        },
+        Some("search") => HistoryRequest::Search {
+            pattern: v
+                .get("pattern")
+                .and_then(|x| x.as_str())
+                .unwrap_or("*")
+                .to_string(),
+            unique: b("unique"),
+            output: b("output"),
+            raw: b("raw"),
+            n: i("n", 0),
+        },
+        _ => HistoryRequest::Tail {
+            n: i("n", 10),
+            output: b("output"),
+            raw: b("raw"),
+        },
+    }
+}
+
 /// Evaluates each user expression as `SELECT <expr>` and returns its text form.
 async fn user_expressions(
     engine: &Arc<SqlEngine>,
@@ -794,6 +834,22 @@ mod tests {
         assert!(glob_match("*SELECT*", "x SELECT 1"));
         assert!(glob_match("SEL?CT 1", "SELECT 1"));
         assert!(!glob_match("SELECT", "SELECT 1"));
+    }
+
+    #[test]
+    fn history_search_without_unique_is_understood() {
+        let v = serde_json::json!({"hist_access_type": "search", "pattern": "SELECT*", "n": 3,
+                                   "output": false, "raw": true});
+        match lenient_history_request(&v) {
+            HistoryRequest::Search {
+                pattern, unique, n, ..
+            } => {
+                assert_eq!(pattern, "SELECT*");
+                assert!(!unique);
+                assert_eq!(n, 3);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
