@@ -22,6 +22,60 @@ struct FileSettings {
     max_rows: Option<usize>,
     max_col_width: Option<usize>,
     default_schema: Option<String>,
+    catalog: Option<String>,
+    nessie_uri: Option<String>,
+    nessie_ref: Option<String>,
+    nessie_authentication_token: Option<String>,
+    aws_access_key_id: Option<String>,
+    aws_secret_access_key: Option<String>,
+    aws_session_token: Option<String>,
+    aws_region: Option<String>,
+    aws_endpoint_url: Option<String>,
+    s3_path_style: Option<bool>,
+}
+
+/// Which Iceberg catalog the session uses.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CatalogKind {
+    /// iceberg-rust's SQL catalog on a SQLite file under `home` (the default).
+    Embedded,
+    /// A Nessie server (REST API v2), on a branch or tag.
+    Nessie {
+        uri: String,
+        reference: String,
+        token: Option<String>,
+    },
+}
+
+/// S3 access for the warehouse, from the standard AWS variables.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct S3Settings {
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<String>,
+    pub session_token: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    /// Path-style requests (`endpoint/bucket/key`), which MinIO and SeaweedFS need.
+    pub path_style: bool,
+}
+
+impl S3Settings {
+    /// iceberg FileIO properties for these settings.
+    pub fn file_io_props(&self) -> std::collections::HashMap<String, String> {
+        let mut p = std::collections::HashMap::new();
+        let mut put = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                p.insert(k.to_string(), v.clone());
+            }
+        };
+        put("s3.access-key-id", &self.access_key_id);
+        put("s3.secret-access-key", &self.secret_access_key);
+        put("s3.session-token", &self.session_token);
+        put("s3.region", &self.region);
+        put("s3.endpoint", &self.endpoint);
+        p.insert("s3.path-style-access".into(), self.path_style.to_string());
+        p
+    }
 }
 
 /// Resolved settings the kernel runs with.
@@ -39,6 +93,10 @@ pub struct Settings {
     pub default_schema: String,
     /// The config file that was read, if any.
     pub config_file: Option<PathBuf>,
+    /// The catalog to open.
+    pub catalog: CatalogKind,
+    /// Object-store access for `s3://` / `s3a://` warehouses.
+    pub s3: S3Settings,
 }
 
 /// One row of the settings table shown by `SHOW SETTINGS`-like requests.
@@ -112,6 +170,54 @@ impl Settings {
         let default_schema = get("LAKEHOUSE_DEFAULT_SCHEMA")
             .or(file.default_schema)
             .unwrap_or_else(|| "default".into());
+        let nessie_uri = get("NESSIE_URI").or(file.nessie_uri);
+        let kind = get("LAKEHOUSE_CATALOG")
+            .or(file.catalog)
+            .unwrap_or_else(|| {
+                if nessie_uri.is_some() {
+                    "nessie"
+                } else {
+                    "embedded"
+                }
+                .into()
+            });
+        let catalog = match kind.trim().to_ascii_lowercase().as_str() {
+            "embedded" => CatalogKind::Embedded,
+            "nessie" => CatalogKind::Nessie {
+                uri: nessie_uri.ok_or(ConfigError::BadValue {
+                    var: "NESSIE_URI",
+                    value: String::new(),
+                    expected: "the Nessie REST API v2 address, e.g. http://localhost:19120/api/v2",
+                })?,
+                reference: get("NESSIE_REF")
+                    .or(file.nessie_ref)
+                    .unwrap_or_else(|| "main".into()),
+                token: get("NESSIE_AUTHENTICATION_TOKEN").or(file.nessie_authentication_token),
+            },
+            _ => {
+                return Err(ConfigError::BadValue {
+                    var: "LAKEHOUSE_CATALOG",
+                    value: kind,
+                    expected: "'embedded' or 'nessie'",
+                })
+            }
+        };
+        let endpoint = get("AWS_ENDPOINT_URL").or(file.aws_endpoint_url);
+        let path_style = match get("LAKEHOUSE_S3_PATH_STYLE") {
+            Some(v) => parse_bool("LAKEHOUSE_S3_PATH_STYLE", &v)?,
+            // A custom endpoint is almost always MinIO/SeaweedFS-like: path style.
+            None => file.s3_path_style.unwrap_or(endpoint.is_some()),
+        };
+        let s3 = S3Settings {
+            access_key_id: get("AWS_ACCESS_KEY_ID").or(file.aws_access_key_id),
+            secret_access_key: get("AWS_SECRET_ACCESS_KEY").or(file.aws_secret_access_key),
+            session_token: get("AWS_SESSION_TOKEN").or(file.aws_session_token),
+            region: get("AWS_REGION")
+                .or_else(|| get("AWS_DEFAULT_REGION"))
+                .or(file.aws_region),
+            endpoint,
+            path_style,
+        };
         Ok(Settings {
             home,
             warehouse,
@@ -119,6 +225,8 @@ impl Settings {
             max_col_width,
             default_schema,
             config_file,
+            catalog,
+            s3,
         })
     }
 
@@ -133,7 +241,7 @@ impl Settings {
 
     /// The active settings, one row per environment variable, for display.
     pub fn rows(&self) -> Vec<SettingRow> {
-        vec![
+        let mut rows = vec![
             SettingRow {
                 env: "LAKEHOUSE_CONFIG",
                 value: self
@@ -162,7 +270,65 @@ impl Settings {
                 env: "LAKEHOUSE_MAX_COL_WIDTH",
                 value: self.max_col_width.to_string(),
             },
-        ]
+        ];
+        let (kind, uri, reference, token) = match &self.catalog {
+            CatalogKind::Embedded => ("embedded", None, None, None),
+            CatalogKind::Nessie {
+                uri,
+                reference,
+                token,
+            } => (
+                "nessie",
+                Some(uri.clone()),
+                Some(reference.clone()),
+                token.as_ref(),
+            ),
+        };
+        let shown = |v: Option<String>| v.unwrap_or_else(|| "(not set)".into());
+        let secret = |v: Option<&String>| v.map(|_| "(set, hidden)".to_string());
+        rows.extend([
+            SettingRow {
+                env: "LAKEHOUSE_CATALOG",
+                value: kind.into(),
+            },
+            SettingRow {
+                env: "NESSIE_URI",
+                value: shown(uri),
+            },
+            SettingRow {
+                env: "NESSIE_REF",
+                value: shown(reference),
+            },
+            SettingRow {
+                env: "NESSIE_AUTHENTICATION_TOKEN",
+                value: shown(secret(token)),
+            },
+            SettingRow {
+                env: "AWS_ACCESS_KEY_ID",
+                value: shown(self.s3.access_key_id.clone()),
+            },
+            SettingRow {
+                env: "AWS_SECRET_ACCESS_KEY",
+                value: shown(secret(self.s3.secret_access_key.as_ref())),
+            },
+            SettingRow {
+                env: "AWS_SESSION_TOKEN",
+                value: shown(secret(self.s3.session_token.as_ref())),
+            },
+            SettingRow {
+                env: "AWS_REGION",
+                value: shown(self.s3.region.clone()),
+            },
+            SettingRow {
+                env: "AWS_ENDPOINT_URL",
+                value: shown(self.s3.endpoint.clone()),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_S3_PATH_STYLE",
+                value: self.s3.path_style.to_string(),
+            },
+        ]);
+        rows
     }
 }
 
@@ -187,6 +353,18 @@ fn parse_count(var: &'static str, v: &str) -> Result<usize, ConfigError> {
             value: v.to_string(),
             expected: "a whole number greater than 0",
         })
+}
+
+fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::BadValue {
+            var,
+            value: v.to_string(),
+            expected: "true or false",
+        }),
+    }
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -238,6 +416,42 @@ mod tests {
         std::fs::write(&f, "hom = 1\n").unwrap();
         let err = Settings::from_map(&map(&[("LAKEHOUSE_CONFIG", &f_str)])).unwrap_err();
         assert!(err.to_string().contains("hom"), "{err}");
+    }
+
+    #[test]
+    fn nessie_uri_selects_nessie_and_secrets_are_hidden() {
+        let s = Settings::from_map(&map(&[
+            ("NESSIE_URI", "http://127.0.0.1:19120/api/v2"),
+            ("AWS_SECRET_ACCESS_KEY", "topsecret"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.catalog,
+            CatalogKind::Nessie {
+                uri: "http://127.0.0.1:19120/api/v2".into(),
+                reference: "main".into(),
+                token: None
+            }
+        );
+        assert!(s.s3.path_style);
+        assert_eq!(s.s3.file_io_props()["s3.secret-access-key"], "topsecret");
+        let shown: String = s
+            .rows()
+            .iter()
+            .map(|r| format!("{} {}\n", r.env, r.value))
+            .collect();
+        assert!(!shown.contains("topsecret"), "{shown}");
+        assert!(
+            shown.contains("AWS_SECRET_ACCESS_KEY (set, hidden)"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn nessie_without_uri_says_what_to_set() {
+        let err = Settings::from_map(&map(&[("LAKEHOUSE_CATALOG", "nessie")])).unwrap_err();
+        assert!(err.to_string().contains("NESSIE_URI"), "{err}");
     }
 
     #[test]

@@ -568,7 +568,7 @@ impl Kernel {
                 ),
                 Output::Table(t) => {
                     if let Some(prev) = pending.replace(t) {
-                        let data = render_table(&prev, display);
+                        let data = render_table(&prev, display, engine.active_reference());
                         self.publish(Some(msg), DisplayData::new(data).into());
                     }
                 }
@@ -577,7 +577,7 @@ impl Kernel {
         let outcome = task.await;
         self.running.lock().expect("running lock").take();
         if let Some(last) = pending {
-            let data = render_table(&last, display);
+            let data = render_table(&last, display, engine.active_reference());
             self.publish(
                 Some(msg),
                 ExecuteResult::new(ExecutionCount::new(count), data).into(),
@@ -789,12 +789,19 @@ fn first_value(t: &TableOutput) -> String {
         .unwrap_or_default()
 }
 
-fn render_table(t: &TableOutput, d: crate::engines::sql::Display) -> Media {
+fn render_table(
+    t: &TableOutput,
+    d: crate::engines::sql::Display,
+    reference: Option<String>,
+) -> Media {
     let opts = lakehouse_render::RenderOptions {
         max_rows: d.max_rows,
         max_col_width: d.max_col_width,
         // The renderer adds the row count itself.
-        footer: Some(format_elapsed(t.elapsed)),
+        footer: Some(match reference {
+            Some(r) => format!("{} · ref {r}", format_elapsed(t.elapsed)),
+            None => format_elapsed(t.elapsed),
+        }),
     };
     let r = lakehouse_render::render_batches(&t.schema, &t.batches, t.total_rows, &opts);
     Media::new(vec![MediaType::Html(r.html), MediaType::Plain(r.plain)])

@@ -27,10 +27,9 @@ pub async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Catalog>, Stri
     }
     let db = settings.home.join("catalog.db");
     let uri = format!("sqlite://{}?mode=rwc", db.display());
-    let props = HashMap::from([
-        (SQL_CATALOG_PROP_URI.to_string(), uri),
-        (SQL_CATALOG_PROP_WAREHOUSE.to_string(), warehouse),
-    ]);
+    let mut props = settings.s3.file_io_props();
+    props.insert(SQL_CATALOG_PROP_URI.to_string(), uri);
+    props.insert(SQL_CATALOG_PROP_WAREHOUSE.to_string(), warehouse);
     let catalog = SqlCatalogBuilder::default()
         .with_storage_factory(Arc::new(OpenDalResolvingStorageFactory::new()))
         .load(CATALOG_NAME, props)

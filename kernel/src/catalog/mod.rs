@@ -11,12 +11,50 @@ mod provider;
 mod scoped;
 
 pub use embedded::open_embedded;
+pub use lakehouse_nessie::NessieCatalog;
 pub use provider::{LakehouseCatalog, Listing};
 
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, TimeUnit};
 use iceberg::NamespaceIdent;
+
+/// An opened catalog: what DataFusion reads through, and the Nessie handle for ref
+/// operations when the catalog is Nessie.
+pub struct Opened {
+    pub catalog: Arc<dyn iceberg::Catalog>,
+    pub nessie: Option<NessieCatalog>,
+}
+
+/// Opens the catalog the settings name. Nothing is contacted for Nessie until first use.
+pub async fn open(settings: &crate::config::Settings) -> Result<Opened, String> {
+    use crate::config::CatalogKind;
+    match &settings.catalog {
+        CatalogKind::Embedded => Ok(Opened {
+            catalog: open_embedded(settings).await?,
+            nessie: None,
+        }),
+        CatalogKind::Nessie {
+            uri,
+            reference,
+            token,
+        } => {
+            let cfg = lakehouse_nessie::NessieConfig {
+                uri: uri.clone(),
+                reference: reference.clone(),
+                warehouse: settings.warehouse.clone(),
+                token: token.clone(),
+                file_io_props: settings.s3.file_io_props(),
+                author: None,
+            };
+            let nessie = NessieCatalog::new(cfg).map_err(|e| e.to_string())?;
+            Ok(Opened {
+                catalog: Arc::new(nessie.clone()),
+                nessie: Some(nessie),
+            })
+        }
+    }
+}
 
 /// Name of the Iceberg catalog inside DataFusion (as in Spark's `spark.sql.catalog.lakehouse`).
 pub const CATALOG_NAME: &str = "lakehouse";

@@ -36,7 +36,8 @@ type SessionObjects = BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>
 
 #[derive(Debug)]
 struct Shared {
-    catalog: Arc<dyn Catalog>,
+    /// Swapped by `USE REFERENCE` (a Nessie catalog pinned to another ref).
+    catalog: RwLock<Arc<dyn Catalog>>,
     listing: RwLock<Listing>,
     /// Views and other session-only objects, per schema; they shadow nothing in the catalog.
     session: RwLock<SessionObjects>,
@@ -54,7 +55,7 @@ impl LakehouseCatalog {
     pub fn new(catalog: Arc<dyn Catalog>) -> Self {
         LakehouseCatalog {
             shared: Arc::new(Shared {
-                catalog,
+                catalog: RwLock::new(catalog),
                 listing: RwLock::new(Listing::default()),
                 session: RwLock::new(BTreeMap::new()),
                 epoch: Arc::new(AtomicU64::new(0)),
@@ -63,8 +64,13 @@ impl LakehouseCatalog {
     }
 
     /// The underlying Iceberg catalog.
-    pub fn iceberg(&self) -> &Arc<dyn Catalog> {
-        &self.shared.catalog
+    pub fn iceberg(&self) -> Arc<dyn Catalog> {
+        self.shared.catalog.read().expect("catalog lock").clone()
+    }
+
+    /// Reads and writes go to `catalog` from now on (e.g. another Nessie reference).
+    pub fn set_iceberg(&self, catalog: Arc<dyn Catalog>) {
+        *self.shared.catalog.write().expect("catalog lock") = catalog;
     }
 
     /// Marks the start of a statement: table loads cached by an earlier statement expire.
@@ -75,7 +81,7 @@ impl LakehouseCatalog {
     /// Re-reads schemas and tables from the catalog, so listings are never stale after DDL
     /// here or in another kernel.
     pub async fn refresh(&self) -> iceberg::Result<Listing> {
-        let cat = &self.shared.catalog;
+        let cat = self.iceberg();
         let mut listing = Listing::default();
         for ns in cat.list_namespaces(None).await? {
             let tables = cat
@@ -230,8 +236,9 @@ impl SchemaProvider for LakehouseSchema {
         let base = name.split_once('$').map_or(name, |(b, _)| b);
         let ns = namespace(&self.name);
         let ident = TableIdent::new(ns, base.to_string());
+        let catalog = self.shared.catalog.read().expect("catalog lock").clone();
         let scoped = Arc::new(ScopedCatalog::new(
-            self.shared.catalog.clone(),
+            catalog,
             ident,
             self.shared.epoch.clone(),
         ));

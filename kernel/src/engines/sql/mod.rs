@@ -5,6 +5,7 @@
 
 mod assist;
 mod errors;
+pub mod refs;
 pub mod split;
 
 use std::collections::HashMap;
@@ -64,13 +65,17 @@ pub struct SqlEngine {
     catalog: LakehouseCatalog,
     settings: Settings,
     display: std::sync::Mutex<Display>,
+    /// The Nessie catalog on the configured reference, when the catalog is Nessie.
+    nessie: Option<catalog::NessieCatalog>,
+    /// The reference `USE REFERENCE` switched to: (name, pinned hash).
+    active_ref: std::sync::Mutex<Option<(String, Option<String>)>>,
 }
 
 impl SqlEngine {
     /// Opens the configured catalog and builds the session.
     pub async fn new(settings: Settings) -> Result<Self, String> {
-        let iceberg = catalog::open_embedded(&settings).await?;
-        let catalog = LakehouseCatalog::new(iceberg);
+        let opened = catalog::open(&settings).await?;
+        let catalog = LakehouseCatalog::new(opened.catalog);
         catalog
             .refresh()
             .await
@@ -90,6 +95,18 @@ impl SqlEngine {
             catalog,
             settings,
             display: std::sync::Mutex::new(display),
+            nessie: opened.nessie,
+            active_ref: std::sync::Mutex::new(None),
+        })
+    }
+
+    /// The active Nessie reference (`name` or `name@hash`), or `None` for the embedded catalog.
+    pub fn active_reference(&self) -> Option<String> {
+        let nessie = self.nessie.as_ref()?;
+        Some(match self.active_ref.lock().expect("ref lock").clone() {
+            Some((name, Some(hash))) => format!("{name}@{hash}"),
+            Some((name, None)) => name,
+            None => nessie.reference().to_string(),
         })
     }
 
@@ -127,6 +144,10 @@ impl SqlEngine {
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
         let started = Instant::now();
+        if let Some(stmt) = refs::parse(&piece.text) {
+            let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
+            return self.run_ref_statement(stmt, out).await;
+        }
         let statement = self.parse(cell, piece)?;
         self.catalog.next_statement();
         let state = self.ctx.state();
@@ -363,7 +384,7 @@ impl SqlEngine {
         out: &UnboundedSender<Output>,
         fail: impl Fn(datafusion::error::DataFusionError) -> CellError,
     ) -> Result<(), CellError> {
-        let cat = self.catalog.iceberg().clone();
+        let cat = self.catalog.iceberg();
         let ns = catalog::namespace(schema);
         let ident = TableIdent::new(ns.clone(), table.to_string());
         let name = format!("{schema}.{table}");

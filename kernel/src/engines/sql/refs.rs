@@ -1,0 +1,614 @@
+//! Nessie's SQL extensions for branches and tags, as Spark users know them
+//! (`CREATE BRANCH dev FROM main`, `USE REFERENCE dev`, `MERGE BRANCH dev INTO main`, …).
+//!
+//! DataFusion's parser does not know these statements, so a cell's statement is first
+//! offered to [`parse`]; anything that does not start like one goes to DataFusion.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::arrow::array::{ArrayRef, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use lakehouse_nessie::{NessieCatalog, RefKind};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{CellError, Output, SqlEngine, TableOutput};
+
+/// One branch/tag statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefStatement {
+    Create {
+        kind: RefKind,
+        name: String,
+        if_not_exists: bool,
+        from: Option<String>,
+    },
+    Drop {
+        kind: RefKind,
+        name: String,
+        if_exists: bool,
+    },
+    Use {
+        name: String,
+        at: Option<String>,
+    },
+    Merge {
+        from: Option<String>,
+        into: Option<String>,
+    },
+    Assign {
+        kind: RefKind,
+        name: String,
+        to: Option<String>,
+    },
+    List,
+    Show,
+    Log {
+        reference: Option<String>,
+        limit: Option<usize>,
+    },
+}
+
+/// The statement grammar, shown when a statement starts like one but does not parse.
+pub const GRAMMAR: &str = "CREATE BRANCH|TAG [IF NOT EXISTS] name [FROM ref]; \
+DROP BRANCH|TAG [IF EXISTS] name; USE REFERENCE|BRANCH|TAG name [AT hash]; \
+MERGE BRANCH [name] [INTO branch]; ASSIGN BRANCH|TAG name [TO ref[@hash]]; \
+LIST REFERENCES; SHOW REFERENCE; SHOW LOG [ref] [LIMIT n] (each may end with IN <catalog>)";
+
+/// `None` when `text` is not a branch/tag statement; `Some(Err)` when it starts like one
+/// but is malformed.
+pub fn parse(text: &str) -> Option<Result<RefStatement, String>> {
+    let words = tokenize(text);
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let head: Vec<&str> = upper.iter().take(2).map(String::as_str).collect();
+    let is_ref = matches!(
+        head.as_slice(),
+        ["CREATE", "BRANCH" | "TAG"]
+            | ["DROP", "BRANCH" | "TAG"]
+            | ["USE", "REFERENCE" | "BRANCH" | "TAG"]
+            | ["MERGE", "BRANCH"]
+            | ["ASSIGN", "BRANCH" | "TAG"]
+            | ["LIST", "REFERENCES"]
+            | ["SHOW", "REFERENCE" | "LOG"]
+    );
+    if !is_ref {
+        return None;
+    }
+    // `IN <catalog>` may stand anywhere after the reference name (Nessie's grammar puts it
+    // before FROM/INTO). There is one catalog, so the name itself is not checked.
+    let (mut words, mut upper) = (words, upper);
+    while let Some(i) = upper.iter().skip(2).position(|w| w == "IN").map(|i| i + 2) {
+        if i + 1 >= words.len() {
+            return Some(Err(format!(
+                "expected a catalog name after IN; the statements are: {GRAMMAR}"
+            )));
+        }
+        words.drain(i..i + 2);
+        upper.drain(i..i + 2);
+    }
+    Some(
+        Parser {
+            words,
+            upper,
+            pos: 0,
+        }
+        .statement(),
+    )
+}
+
+struct Parser {
+    words: Vec<String>,
+    upper: Vec<String>,
+    pos: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.upper.get(self.pos).map(String::as_str)
+    }
+
+    fn eat(&mut self, kw: &str) -> bool {
+        if self.peek() == Some(kw) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn eat_all(&mut self, kws: &[&str]) -> bool {
+        let ok = kws
+            .iter()
+            .enumerate()
+            .all(|(i, k)| self.upper.get(self.pos + i).map(String::as_str) == Some(*k));
+        if ok {
+            self.pos += kws.len();
+        }
+        ok
+    }
+
+    fn name(&mut self, what: &str) -> Result<String, String> {
+        match self.words.get(self.pos) {
+            Some(w) if !is_keyword(&self.upper[self.pos]) => {
+                self.pos += 1;
+                Ok(w.clone())
+            }
+            _ => Err(format!("expected {what}; the statements are: {GRAMMAR}")),
+        }
+    }
+
+    fn optional_name(&mut self) -> Option<String> {
+        match self.peek() {
+            Some(w) if !is_keyword(w) => self.name("").ok(),
+            _ => None,
+        }
+    }
+
+    fn kind(&mut self) -> RefKind {
+        let k = if self.peek() == Some("TAG") {
+            RefKind::Tag
+        } else {
+            RefKind::Branch
+        };
+        self.pos += 1;
+        k
+    }
+
+    fn end(self, st: RefStatement) -> Result<RefStatement, String> {
+        match self.words.get(self.pos) {
+            None => Ok(st),
+            Some(w) => Err(format!("unexpected '{w}'; the statements are: {GRAMMAR}")),
+        }
+    }
+
+    fn statement(mut self) -> Result<RefStatement, String> {
+        let first = self.upper[0].clone();
+        self.pos = 1;
+        match first.as_str() {
+            "CREATE" => {
+                let kind = self.kind();
+                let if_not_exists = self.eat_all(&["IF", "NOT", "EXISTS"]);
+                let name = self.name("a branch or tag name")?;
+                let from = if self.eat("FROM") {
+                    Some(self.name("a reference after FROM")?)
+                } else {
+                    None
+                };
+                self.end(RefStatement::Create {
+                    kind,
+                    name,
+                    if_not_exists,
+                    from,
+                })
+            }
+            "DROP" => {
+                let kind = self.kind();
+                let if_exists = self.eat_all(&["IF", "EXISTS"]);
+                let name = self.name("a branch or tag name")?;
+                self.end(RefStatement::Drop {
+                    kind,
+                    name,
+                    if_exists,
+                })
+            }
+            "USE" => {
+                self.pos += 1;
+                let name = self.name("a reference name")?;
+                let at = if self.eat("AT") {
+                    Some(self.name("a commit hash after AT")?)
+                } else {
+                    None
+                };
+                self.end(RefStatement::Use { name, at })
+            }
+            "MERGE" => {
+                self.pos += 1;
+                let from = self.optional_name();
+                let into = if self.eat("INTO") {
+                    Some(self.name("a branch after INTO")?)
+                } else {
+                    None
+                };
+                self.end(RefStatement::Merge { from, into })
+            }
+            "ASSIGN" => {
+                let kind = self.kind();
+                let name = self.name("a branch or tag name")?;
+                let to = if self.eat("TO") {
+                    let mut r = self.name("a reference after TO")?;
+                    if self.eat("AT") {
+                        r = format!("{r}@{}", self.name("a commit hash after AT")?);
+                    }
+                    Some(r)
+                } else {
+                    None
+                };
+                self.end(RefStatement::Assign { kind, name, to })
+            }
+            "LIST" => {
+                self.pos += 1;
+                self.end(RefStatement::List)
+            }
+            _ => {
+                // SHOW REFERENCE | SHOW LOG
+                if self.eat("REFERENCE") {
+                    return self.end(RefStatement::Show);
+                }
+                self.pos += 1;
+                let reference = self.optional_name();
+                let limit = if self.eat("LIMIT") {
+                    let n = self.name("a number after LIMIT")?;
+                    Some(
+                        n.parse::<usize>()
+                            .map_err(|_| format!("LIMIT needs a whole number, not '{n}'"))?,
+                    )
+                } else {
+                    None
+                };
+                self.end(RefStatement::Log { reference, limit })
+            }
+        }
+    }
+}
+
+fn is_keyword(w: &str) -> bool {
+    matches!(
+        w,
+        "FROM" | "INTO" | "AT" | "TO" | "LIMIT" | "IF" | "NOT" | "EXISTS"
+    )
+}
+
+/// Words, with `` `quoted` `` and `"quoted"` names kept whole (and unquoted).
+fn tokenize(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut chars = text.trim().trim_end_matches(';').chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+        } else if c == '`' || c == '"' {
+            chars.next();
+            let mut w = String::new();
+            for d in chars.by_ref() {
+                if d == c {
+                    break;
+                }
+                w.push(d);
+            }
+            // A quoted word is never a keyword: mark it by keeping a form that is not.
+            out.push(w);
+        } else {
+            let mut w = String::new();
+            while let Some(&d) = chars.peek() {
+                if d.is_whitespace() {
+                    break;
+                }
+                w.push(d);
+                chars.next();
+            }
+            out.push(w);
+        }
+    }
+    out
+}
+
+impl SqlEngine {
+    /// Runs a branch/tag statement against Nessie.
+    pub(super) async fn run_ref_statement(
+        &self,
+        stmt: RefStatement,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        let started = Instant::now();
+        let Some(base) = &self.nessie else {
+            return Err(CellError::new(
+                "NotSupported",
+                "branches and tags need a Nessie catalog; the embedded catalog has none. \
+                 Set NESSIE_URI (and LAKEHOUSE_WAREHOUSE) and restart the kernel",
+            ));
+        };
+        let current = self.current_catalog(base);
+        let fail = |e: lakehouse_nessie::NessieError| CellError::new("NessieError", e.to_string());
+        let msg = match stmt {
+            RefStatement::Create {
+                kind,
+                name,
+                if_not_exists,
+                from,
+            } => {
+                if if_not_exists {
+                    if let Ok(r) = current.get_reference(&name).await {
+                        let _ = out.send(Output::Message(format!("{r} already exists")));
+                        return Ok(());
+                    }
+                }
+                let r = current
+                    .create_reference(&name, kind, from.as_deref())
+                    .await
+                    .map_err(fail)?;
+                format!("Created {r}")
+            }
+            RefStatement::Drop {
+                kind,
+                name,
+                if_exists,
+            } => {
+                match current.get_reference(&name).await {
+                    Ok(r) if r.kind != kind => {
+                        return Err(CellError::new(
+                            "NessieError",
+                            format!(
+                                "{name} is a {}, not a {kind}; use DROP {} {name}",
+                                r.kind,
+                                r.kind.to_string().to_uppercase()
+                            ),
+                        ))
+                    }
+                    Err(_) if if_exists => {
+                        let _ = out.send(Output::Message(format!("{kind} {name} does not exist")));
+                        return Ok(());
+                    }
+                    _ => {}
+                }
+                if self
+                    .active_reference()
+                    .as_deref()
+                    .map(|r| r.split('@').next() == Some(name.as_str()))
+                    == Some(true)
+                {
+                    return Err(CellError::new(
+                        "NessieError",
+                        format!("{kind} {name} is the active reference of this session; USE REFERENCE another one first"),
+                    ));
+                }
+                current.delete_reference(&name).await.map_err(fail)?;
+                format!("Dropped {kind} {name}")
+            }
+            RefStatement::Use { name, at } => {
+                let r = current.get_reference(&name).await.map_err(fail)?;
+                let pinned = base.with_reference(&r.name, at.clone());
+                self.catalog.set_iceberg(Arc::new(pinned));
+                *self.active_ref.lock().expect("ref lock") = Some((r.name.clone(), at.clone()));
+                let _ = self.catalog.refresh().await;
+                match at {
+                    Some(h) => format!("Using {} {} at commit {h} (read-only)", r.kind, r.name),
+                    None => format!("Using {r}"),
+                }
+            }
+            RefStatement::Merge { from, into } => {
+                let from = from.unwrap_or_else(|| current.reference().to_string());
+                let into = into.unwrap_or_else(|| base.reference().to_string());
+                if from == into {
+                    return Err(CellError::new(
+                        "NessieError",
+                        format!("cannot merge {from} into itself; name the branch to merge: MERGE BRANCH dev INTO {into}"),
+                    ));
+                }
+                let m = current.merge(&from, &into).await.map_err(fail)?;
+                let _ = self.catalog.refresh().await;
+                format!(
+                    "Merged {from} into {} (now at {})",
+                    into,
+                    short(&m.target.hash)
+                )
+            }
+            RefStatement::Assign { kind, name, to } => {
+                let to = to.unwrap_or_else(|| self.active_reference().unwrap_or_default());
+                let r = current.assign_reference(&name, &to).await.map_err(fail)?;
+                if r.kind != kind {
+                    log::warn!("ASSIGN {kind} {name}: {name} is a {}", r.kind);
+                }
+                format!("Assigned {r} (from {to})")
+            }
+            RefStatement::List => {
+                let refs = current.list_references().await.map_err(fail)?;
+                let active = self.active_reference().unwrap_or_default();
+                let active = active.split('@').next().unwrap_or_default().to_string();
+                send_table(
+                    out,
+                    started,
+                    &["name", "type", "hash", "active"],
+                    refs.iter()
+                        .map(|r| {
+                            vec![
+                                r.name.clone(),
+                                r.kind.to_string(),
+                                r.hash.clone(),
+                                if r.name == active {
+                                    "*".into()
+                                } else {
+                                    String::new()
+                                },
+                            ]
+                        })
+                        .collect(),
+                );
+                return Ok(());
+            }
+            RefStatement::Show => {
+                let active = self.active_reference().unwrap_or_default();
+                let (name, pinned) = match active.split_once('@') {
+                    Some((n, h)) => (n.to_string(), Some(h.to_string())),
+                    None => (active.clone(), None),
+                };
+                let r = current.get_reference(&name).await.map_err(fail)?;
+                send_table(
+                    out,
+                    started,
+                    &["name", "type", "hash"],
+                    vec![vec![
+                        r.name.clone(),
+                        r.kind.to_string(),
+                        pinned.unwrap_or(r.hash),
+                    ]],
+                );
+                return Ok(());
+            }
+            RefStatement::Log { reference, limit } => {
+                let entries = current
+                    .log(reference.as_deref(), limit.unwrap_or(20))
+                    .await
+                    .map_err(fail)?;
+                send_table(
+                    out,
+                    started,
+                    &["hash", "author", "committed", "message"],
+                    entries
+                        .iter()
+                        .map(|e| {
+                            vec![
+                                e.hash.clone(),
+                                e.author.clone(),
+                                e.commit_time
+                                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                                    .unwrap_or_default(),
+                                e.message.clone(),
+                            ]
+                        })
+                        .collect(),
+                );
+                return Ok(());
+            }
+        };
+        let _ = out.send(Output::Message(msg));
+        Ok(())
+    }
+
+    /// The Nessie catalog on the session's active reference.
+    fn current_catalog(&self, base: &NessieCatalog) -> NessieCatalog {
+        match self.active_ref.lock().expect("ref lock").clone() {
+            Some((name, hash)) => base.with_reference(&name, hash),
+            None => base.clone(),
+        }
+    }
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
+
+/// Sends a small all-text table.
+fn send_table(
+    out: &UnboundedSender<Output>,
+    started: Instant,
+    names: &[&str],
+    rows: Vec<Vec<String>>,
+) {
+    let schema = Arc::new(Schema::new(
+        names
+            .iter()
+            .map(|n| Field::new(*n, DataType::Utf8, false))
+            .collect::<Vec<_>>(),
+    ));
+    let columns: Vec<ArrayRef> = (0..names.len())
+        .map(|i| {
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r[i].as_str()),
+            )) as ArrayRef
+        })
+        .collect();
+    let total_rows = rows.len();
+    if let Ok(batch) = RecordBatch::try_new(schema.clone(), columns) {
+        let _ = out.send(Output::Table(TableOutput {
+            schema,
+            batches: vec![batch],
+            total_rows,
+            elapsed: started.elapsed(),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> RefStatement {
+        parse(s).expect("is a ref statement").expect("parses")
+    }
+
+    #[test]
+    fn spark_nessie_statements_parse() {
+        assert_eq!(
+            ok("CREATE BRANCH IF NOT EXISTS dev IN lakehouse FROM main"),
+            RefStatement::Create {
+                kind: RefKind::Branch,
+                name: "dev".into(),
+                if_not_exists: true,
+                from: Some("main".into()),
+            }
+        );
+        assert_eq!(
+            ok("create tag v1 from main"),
+            RefStatement::Create {
+                kind: RefKind::Tag,
+                name: "v1".into(),
+                if_not_exists: false,
+                from: Some("main".into()),
+            }
+        );
+        assert_eq!(
+            ok("USE REFERENCE `dev` AT 1234abcd"),
+            RefStatement::Use {
+                name: "dev".into(),
+                at: Some("1234abcd".into())
+            }
+        );
+        assert_eq!(
+            ok("MERGE BRANCH dev INTO main"),
+            RefStatement::Merge {
+                from: Some("dev".into()),
+                into: Some("main".into())
+            }
+        );
+        assert_eq!(
+            ok("MERGE BRANCH"),
+            RefStatement::Merge {
+                from: None,
+                into: None
+            }
+        );
+        assert_eq!(
+            ok("ASSIGN TAG v1 TO main AT abcd"),
+            RefStatement::Assign {
+                kind: RefKind::Tag,
+                name: "v1".into(),
+                to: Some("main@abcd".into())
+            }
+        );
+        assert_eq!(ok("LIST REFERENCES"), RefStatement::List);
+        assert_eq!(ok("SHOW REFERENCE IN lakehouse"), RefStatement::Show);
+        assert_eq!(
+            ok("SHOW LOG dev LIMIT 5;"),
+            RefStatement::Log {
+                reference: Some("dev".into()),
+                limit: Some(5)
+            }
+        );
+        assert_eq!(
+            ok("DROP BRANCH IF EXISTS dev"),
+            RefStatement::Drop {
+                kind: RefKind::Branch,
+                name: "dev".into(),
+                if_exists: true
+            }
+        );
+    }
+
+    #[test]
+    fn other_sql_is_left_to_datafusion() {
+        assert!(parse("SELECT 1").is_none());
+        assert!(parse("CREATE TABLE t (a INT)").is_none());
+        assert!(parse("SHOW TABLES").is_none());
+        assert!(parse("DROP TABLE branch").is_none());
+    }
+
+    #[test]
+    fn malformed_statements_show_the_grammar() {
+        let e = parse("CREATE BRANCH").unwrap().unwrap_err();
+        assert!(e.contains("expected a branch or tag name"), "{e}");
+        let e = parse("SHOW LOG dev LIMIT x").unwrap().unwrap_err();
+        assert!(e.contains("whole number"), "{e}");
+        let e = parse("MERGE BRANCH dev ONTO main").unwrap().unwrap_err();
+        assert!(e.contains("unexpected 'ONTO'"), "{e}");
+    }
+}
