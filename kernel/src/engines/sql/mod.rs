@@ -144,6 +144,16 @@ impl SqlEngine {
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
         let started = Instant::now();
+        if is_show_settings(&piece.text) {
+            let rows = self
+                .settings
+                .rows()
+                .into_iter()
+                .map(|r| vec![r.env.to_string(), r.value])
+                .collect();
+            refs::send_table(out, started, &["setting", "value"], rows);
+            return Ok(());
+        }
         if let Some(stmt) = refs::parse(&piece.text) {
             let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
             return self.run_ref_statement(stmt, out).await;
@@ -557,6 +567,15 @@ impl SqlEngine {
     }
 }
 
+/// `SHOW SETTINGS`: the kernel's own settings (DataFusion's options are `SHOW ALL`).
+fn is_show_settings(text: &str) -> bool {
+    let words: Vec<String> = text
+        .split_whitespace()
+        .map(str::to_ascii_uppercase)
+        .collect();
+    words == ["SHOW", "SETTINGS"]
+}
+
 fn needs_listing(stmt: &Statement) -> bool {
     use datafusion::sql::sqlparser::ast::Statement as S;
     match stmt {
@@ -747,6 +766,20 @@ mod tests {
         assert_eq!(t.total_rows, 100000);
         let kept: usize = t.batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(kept, e.display().max_rows);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn show_settings_lists_settings_without_secrets() {
+        let dir = tempdir("settings");
+        let e = engine(&dir).await;
+        let (outs, r) = run(&e, "show settings").await;
+        r.unwrap();
+        let Some(Output::Table(t)) = outs.last() else {
+            panic!("no table")
+        };
+        assert!(t.total_rows >= 10);
+        assert_eq!(t.schema.field(0).name(), "setting");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

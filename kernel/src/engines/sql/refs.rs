@@ -488,7 +488,7 @@ fn short(hash: &str) -> &str {
 }
 
 /// Sends a small all-text table.
-fn send_table(
+pub(super) fn send_table(
     out: &UnboundedSender<Output>,
     started: Instant,
     names: &[&str],
