@@ -98,3 +98,120 @@ def test_branch_statements_without_nessie_explain_what_to_set(tmp_path: Path) ->
         k.ok("SELECT 1")
     finally:
         k.close()
+
+
+class Switch:
+    """A TCP forwarder in front of Nessie that can be turned off and on (Nessie 'down')."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self.target = ("127.0.0.1", target_port)
+        self._on = True
+        self.live: list = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while not self.stopped:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self._on:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            self.live += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (a, b):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    @property
+    def on(self) -> bool:
+        return self._on
+
+    @on.setter
+    def on(self, value: bool) -> None:
+        self._on = value
+        if not value:
+            # Pooled keep-alive connections must break too, as when the server goes away.
+            for sock in self.live:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+            self.live.clear()
+
+    def close(self) -> None:
+        self.stopped = True
+        self.server.close()
+
+
+def test_nessie_down_then_back(tmp_path: Path, lakehouse_env: dict[str, str]) -> None:
+    from urllib.parse import urlparse
+
+    real = urlparse(lakehouse_env["NESSIE_URI"])
+    switch = Switch(real.port)
+    uri = f"http://127.0.0.1:{switch.port}{real.path}"
+    env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
+    env["NESSIE_URI"] = uri
+    k = Kernel(tmp_path / "home", **env)
+    s = ns()
+    try:
+        k.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT); INSERT INTO {s}.t VALUES (1)")
+        switch.on = False
+        run = k.execute(f"INSERT INTO {s}.t VALUES (2)")
+        assert run.status == "error"
+        assert f"127.0.0.1:{switch.port}" in run.error["evalue"], run.error
+        k.assert_alive()
+        switch.on = True
+        run = k.ok(f"SELECT count(*) AS n FROM {s}.t")
+        # The failed write left the table as it was.
+        assert plain(run).split("\n")[3].strip("| ").strip() == "1", plain(run)
+        k.ok(f"INSERT INTO {s}.t VALUES (3)")
+    finally:
+        k.close()
+        switch.close()
+
+
+def test_nessie_down_at_start_then_back(tmp_path: Path, lakehouse_env: dict[str, str]) -> None:
+    from urllib.parse import urlparse
+
+    real = urlparse(lakehouse_env["NESSIE_URI"])
+    switch = Switch(real.port)
+    switch.on = False
+    env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
+    env["NESSIE_URI"] = f"http://127.0.0.1:{switch.port}{real.path}"
+    k = Kernel(tmp_path / "home", **env)
+    try:
+        run = k.execute("SHOW TABLES")
+        assert run.status == "error" and f"127.0.0.1:{switch.port}" in run.error["evalue"], run.error
+        switch.on = True
+        k.ok("SHOW TABLES")
+    finally:
+        k.close()
+        switch.close()

@@ -18,7 +18,7 @@ use jupyter_protocol::{
     ReplyStatus, ShutdownReply, Status, StreamContent,
 };
 use serde_json::{json, Map};
-use tokio::sync::{mpsc, watch, OnceCell};
+use tokio::sync::{mpsc, watch};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::config::Settings;
@@ -39,7 +39,9 @@ struct Kernel {
     iopub: mpsc::UnboundedSender<Outgoing>,
     shell_out: mpsc::UnboundedSender<Outgoing>,
     control_out: mpsc::UnboundedSender<Outgoing>,
-    engine: OnceCell<Result<Arc<SqlEngine>, String>>,
+    /// The SQL session, once opened. A failed open is not kept: the next request tries
+    /// again, so a catalog that was down at start-up is used as soon as it is back.
+    engine: tokio::sync::Mutex<Option<Arc<SqlEngine>>>,
     engine_rt: tokio::runtime::Handle,
     settings: Settings,
     /// Abort handle of the running cell, for interrupt_request.
@@ -100,7 +102,7 @@ pub async fn run(
         iopub: iopub_tx,
         shell_out: shell_tx,
         control_out: control_tx,
-        engine: OnceCell::new(),
+        engine: tokio::sync::Mutex::new(None),
         engine_rt,
         settings,
         running: Mutex::new(None),
@@ -255,16 +257,18 @@ async fn shell_worker(k: Arc<Kernel>, mut queue: mpsc::UnboundedReceiver<Incomin
 
 impl Kernel {
     async fn engine(&self) -> Result<Arc<SqlEngine>, String> {
-        self.engine
-            .get_or_init(|| async {
-                let settings = self.settings.clone();
-                self.engine_rt
-                    .spawn(async move { SqlEngine::new(settings).await.map(Arc::new) })
-                    .await
-                    .unwrap_or_else(|e| Err(format!("the catalog could not be opened: {e}")))
-            })
+        let mut slot = self.engine.lock().await;
+        if let Some(e) = slot.as_ref() {
+            return Ok(e.clone());
+        }
+        let settings = self.settings.clone();
+        let opened = self
+            .engine_rt
+            .spawn(async move { SqlEngine::new(settings).await.map(Arc::new) })
             .await
-            .clone()
+            .unwrap_or_else(|e| Err(format!("the catalog could not be opened: {e}")))?;
+        *slot = Some(opened.clone());
+        Ok(opened)
     }
 
     fn publish(&self, parent: Option<&Incoming>, content: JupyterMessageContent) {

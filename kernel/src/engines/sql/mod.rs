@@ -76,10 +76,11 @@ impl SqlEngine {
     pub async fn new(settings: Settings) -> Result<Self, String> {
         let opened = catalog::open(&settings).await?;
         let catalog = LakehouseCatalog::new(opened.catalog);
-        catalog
-            .refresh()
-            .await
-            .map_err(|e| format!("cannot list the catalog: {e}"))?;
+        // A catalog that cannot be listed now (Nessie down) is not fatal: every statement
+        // that names tables lists it again, and says what failed.
+        if let Err(e) = catalog.refresh().await {
+            log::warn!("cannot list the catalog at start-up: {e}");
+        }
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
