@@ -646,6 +646,13 @@ mod tests {
             .collect()
     }
 
+    fn last_table(outs: &[Output]) -> &TableOutput {
+        match outs.last() {
+            Some(Output::Table(t)) => t,
+            other => panic!("expected a result table last, got {other:?}"),
+        }
+    }
+
     fn tempdir(name: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("lh-engine-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&d);
@@ -674,18 +681,14 @@ mod tests {
                 msgs[2].starts_with("Inserted 2 rows into demo.events"),
                 "{msgs:?}"
             );
-            let Some(Output::Table(t)) = outs.last() else {
-                panic!("no table: {outs:?}")
-            };
+            let t = last_table(&outs);
             assert_eq!(t.total_rows, 2);
         }
         // A new session on the same folder sees the table and its rows.
         let e = engine(&dir).await;
         let (outs, r) = run(&e, "SELECT count(*) FROM demo.events").await;
         r.unwrap();
-        let Some(Output::Table(t)) = outs.last() else {
-            panic!("no table")
-        };
+        let t = last_table(&outs);
         let c = t.batches[0]
             .column(0)
             .as_any()
@@ -723,9 +726,7 @@ mod tests {
         )
         .await;
         r.unwrap();
-        let Some(Output::Table(t)) = outs.last() else {
-            panic!("no table")
-        };
+        let t = last_table(&outs);
         assert_eq!(t.total_rows, 1);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -761,9 +762,7 @@ mod tests {
         let e = engine(&dir).await;
         let (outs, r) = run(&e, "SELECT * FROM range(100000)").await;
         r.unwrap();
-        let Some(Output::Table(t)) = outs.last() else {
-            panic!("no table")
-        };
+        let t = last_table(&outs);
         assert_eq!(t.total_rows, 100000);
         let kept: usize = t.batches.iter().map(|b| b.num_rows()).sum();
         assert_eq!(kept, e.display().max_rows);
@@ -776,9 +775,7 @@ mod tests {
         let e = engine(&dir).await;
         let (outs, r) = run(&e, "show settings").await;
         r.unwrap();
-        let Some(Output::Table(t)) = outs.last() else {
-            panic!("no table")
-        };
+        let t = last_table(&outs);
         assert!(t.total_rows >= 10);
         assert_eq!(t.schema.field(0).name(), "setting");
         let _ = std::fs::remove_dir_all(&dir);
