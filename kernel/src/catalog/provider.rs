@@ -44,6 +44,16 @@ struct Shared {
     epoch: Arc<AtomicU64>,
 }
 
+impl Shared {
+    fn listing(&self) -> std::sync::RwLockReadGuard<'_, Listing> {
+        self.listing.read().expect("listing lock")
+    }
+
+    fn session(&self) -> std::sync::RwLockReadGuard<'_, SessionObjects> {
+        self.session.read().expect("session lock")
+    }
+}
+
 /// The Iceberg catalog as a DataFusion catalog (`lakehouse`).
 #[derive(Debug, Clone)]
 pub struct LakehouseCatalog {
@@ -98,12 +108,12 @@ impl LakehouseCatalog {
 
     /// The last listing (see [`refresh`](Self::refresh)).
     pub fn listing(&self) -> Listing {
-        self.shared.listing.read().expect("listing lock").clone()
+        self.shared.listing().clone()
     }
 
     /// Session-only objects (views) as `schema.name`.
     pub fn session_objects(&self) -> Vec<String> {
-        let session = self.shared.session.read().expect("session lock");
+        let session = self.shared.session();
         session
             .iter()
             .flat_map(|(s, m)| m.keys().map(move |n| format!("{s}.{n}")))
@@ -111,18 +121,7 @@ impl LakehouseCatalog {
     }
 
     fn has_schema(&self, name: &str) -> bool {
-        self.shared
-            .listing
-            .read()
-            .expect("listing lock")
-            .schemas
-            .contains_key(name)
-            || self
-                .shared
-                .session
-                .read()
-                .expect("session lock")
-                .contains_key(name)
+        self.shared.listing().schemas.contains_key(name) || self.shared.session().contains_key(name)
     }
 }
 
@@ -132,23 +131,8 @@ impl CatalogProvider for LakehouseCatalog {
     }
 
     fn schema_names(&self) -> Vec<String> {
-        let mut names: BTreeSet<String> = self
-            .shared
-            .listing
-            .read()
-            .expect("listing lock")
-            .schemas
-            .keys()
-            .cloned()
-            .collect();
-        names.extend(
-            self.shared
-                .session
-                .read()
-                .expect("session lock")
-                .keys()
-                .cloned(),
-        );
+        let mut names: BTreeSet<String> = self.shared.listing().schemas.keys().cloned().collect();
+        names.extend(self.shared.session().keys().cloned());
         names.into_iter().collect()
     }
 
@@ -182,18 +166,14 @@ struct LakehouseSchema {
 impl LakehouseSchema {
     fn session_object(&self, name: &str) -> Option<Arc<dyn TableProvider>> {
         self.shared
-            .session
-            .read()
-            .expect("session lock")
+            .session()
             .get(&self.name)
             .and_then(|m| m.get(name).cloned())
     }
 
     fn in_listing(&self, name: &str) -> bool {
         self.shared
-            .listing
-            .read()
-            .expect("listing lock")
+            .listing()
             .schemas
             .get(&self.name)
             .is_some_and(|t| t.contains(name))
@@ -209,20 +189,12 @@ impl SchemaProvider for LakehouseSchema {
     fn table_names(&self) -> Vec<String> {
         let mut names: BTreeSet<String> = self
             .shared
-            .listing
-            .read()
-            .expect("listing lock")
+            .listing()
             .schemas
             .get(&self.name)
             .cloned()
             .unwrap_or_default();
-        if let Some(m) = self
-            .shared
-            .session
-            .read()
-            .expect("session lock")
-            .get(&self.name)
-        {
+        if let Some(m) = self.shared.session().get(&self.name) {
             names.extend(m.keys().cloned());
         }
         names.into_iter().collect()
