@@ -1,5 +1,5 @@
 # Shared by tests/run and examples/run (sourced, not executed).
-# Sets ROOT, VENV, BIN; provides ensure_venv, build_kernel, hermetic_jupyter.
+# Sets ROOT, VENV, BIN; provides ensure_venv, build_kernel, hermetic_jupyter, ensure_chromium.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.cache/venv"
@@ -14,7 +14,8 @@ ensure_venv() {
   python=${PYTHON:-$(command -v python3.11 || command -v python3)}
   want="$(sha256sum "$req" | cut -d' ' -f1) $("$python" -c 'import sys; print(sys.version.split()[0])')"
   if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
-    return 0
+    ensure_glue
+    return
   fi
   log "setting up $VENV from tests/requirements.txt"
   rm -f "$stamp"
@@ -24,6 +25,32 @@ ensure_venv() {
   [ -x "$VENV/bin/python" ] || "$python" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"
   echo "$want" > "$stamp"
+  ensure_glue
+}
+
+# The papermill translator (kernelspec/python, package lakehouse_kernel_glue) in .cache/venv;
+# reinstalled only when its files changed. Built without isolation with the pinned flit_core.
+ensure_glue() {
+  local src="$ROOT/kernelspec/python" stamp="$VENV/.glue.stamp" want
+  want=$(cd "$src" && find . -type f ! -path '*/__pycache__/*' ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  [ "$(cat "$stamp" 2>/dev/null)" = "$want" ] && return 0
+  log "installing kernelspec/python (papermill translator) into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall "$src"
+  echo "$want" > "$stamp"
+}
+
+# Debian's Chromium, for tests/test_lab.py (Playwright cannot download its own browser here).
+# Needs root; without it the Lab test fails and says so.
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] && return 0
+  log "installing chromium (apt-get)"
+  local apt=(apt-get install -y -q --no-install-recommends chromium)
+  if ! DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive "${apt[@]}" >/dev/null ||
+      log "could not install chromium; tests/test_lab.py will fail"
+  fi
+  return 0
 }
 
 build_kernel() {
