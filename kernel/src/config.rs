@@ -26,6 +26,12 @@ struct FileSettings {
     nessie_uri: Option<String>,
     nessie_ref: Option<String>,
     nessie_authentication_token: Option<String>,
+    rest_uri: Option<String>,
+    rest_warehouse: Option<String>,
+    rest_token: Option<String>,
+    rest_credential: Option<String>,
+    rest_oauth2_server_uri: Option<String>,
+    rest_scope: Option<String>,
     aws_access_key_id: Option<String>,
     aws_secret_access_key: Option<String>,
     aws_session_token: Option<String>,
@@ -45,6 +51,45 @@ pub enum CatalogKind {
         reference: String,
         token: Option<String>,
     },
+    /// Any Iceberg REST catalog server (Nessie's `/iceberg`, Polaris, Lakekeeper, SeaweedFS, …).
+    Rest(RestSettings),
+}
+
+/// Where and how to reach an Iceberg REST catalog (`LAKEHOUSE_CATALOG=rest`).
+#[derive(Clone, PartialEq)]
+pub struct RestSettings {
+    /// Base address, without the `/v1` part (`LAKEHOUSE_REST_URI`), e.g.
+    /// `http://nessie:19120/iceberg`.
+    pub uri: String,
+    /// The warehouse the server should use (`LAKEHOUSE_REST_WAREHOUSE`): a name for Nessie,
+    /// Polaris and Lakekeeper, `s3://TABLE-BUCKET` for SeaweedFS. Unset: the server's default.
+    pub warehouse: Option<String>,
+    /// Bearer token sent with every request (`LAKEHOUSE_REST_TOKEN`).
+    pub token: Option<String>,
+    /// OAuth2 client credentials `client_id:client_secret` (`LAKEHOUSE_REST_CREDENTIAL`),
+    /// exchanged for a token at the server's (or `oauth2_server_uri`'s) token endpoint.
+    pub credential: Option<String>,
+    /// Token endpoint for `credential`, when it is not the catalog's `/v1/oauth/tokens`
+    /// (`LAKEHOUSE_REST_OAUTH2_SERVER_URI`).
+    pub oauth2_server_uri: Option<String>,
+    /// OAuth2 scope asked for with `credential` (`LAKEHOUSE_REST_SCOPE`; iceberg's default
+    /// is `catalog`).
+    pub scope: Option<String>,
+}
+
+impl std::fmt::Debug for RestSettings {
+    // Secrets never reach logs or panics.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |v: &Option<String>| v.as_ref().map(|_| "(hidden)");
+        f.debug_struct("RestSettings")
+            .field("uri", &self.uri)
+            .field("warehouse", &self.warehouse)
+            .field("token", &hidden(&self.token))
+            .field("credential", &hidden(&self.credential))
+            .field("oauth2_server_uri", &self.oauth2_server_uri)
+            .field("scope", &self.scope)
+            .finish()
+    }
 }
 
 /// S3 access for the warehouse, from the standard AWS variables.
@@ -74,6 +119,17 @@ impl S3Settings {
         put("s3.region", &self.region);
         put("s3.endpoint", &self.endpoint);
         p.insert("s3.path-style-access".into(), self.path_style.to_string());
+        p
+    }
+
+    /// Only the FileIO properties the user actually set: for catalogs that hand out their
+    /// own S3 settings (a REST server's table config), where a default `path-style=false`
+    /// would override the server's `true`.
+    pub fn file_io_props_set(&self) -> std::collections::HashMap<String, String> {
+        let mut p = self.file_io_props();
+        if !self.path_style && self.endpoint.is_none() {
+            p.remove("s3.path-style-access");
+        }
         p
     }
 }
@@ -194,11 +250,39 @@ impl Settings {
                     .unwrap_or_else(|| "main".into()),
                 token: get("NESSIE_AUTHENTICATION_TOKEN").or(file.nessie_authentication_token),
             },
+            "rest" => {
+                let uri =
+                    get("LAKEHOUSE_REST_URI")
+                        .or(file.rest_uri)
+                        .ok_or(ConfigError::BadValue {
+                            var: "LAKEHOUSE_REST_URI",
+                            value: String::new(),
+                            expected: "the Iceberg REST catalog address (without /v1), \
+                                   e.g. http://localhost:19120/iceberg for Nessie",
+                        })?;
+                let trimmed = uri.trim().trim_end_matches('/');
+                if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
+                    return Err(ConfigError::BadValue {
+                        var: "LAKEHOUSE_REST_URI",
+                        value: uri,
+                        expected: "an http:// or https:// address, e.g. http://localhost:8181",
+                    });
+                }
+                CatalogKind::Rest(RestSettings {
+                    uri: trimmed.to_string(),
+                    warehouse: get("LAKEHOUSE_REST_WAREHOUSE").or(file.rest_warehouse),
+                    token: get("LAKEHOUSE_REST_TOKEN").or(file.rest_token),
+                    credential: get("LAKEHOUSE_REST_CREDENTIAL").or(file.rest_credential),
+                    oauth2_server_uri: get("LAKEHOUSE_REST_OAUTH2_SERVER_URI")
+                        .or(file.rest_oauth2_server_uri),
+                    scope: get("LAKEHOUSE_REST_SCOPE").or(file.rest_scope),
+                })
+            }
             _ => {
                 return Err(ConfigError::BadValue {
                     var: "LAKEHOUSE_CATALOG",
                     value: kind,
-                    expected: "'embedded' or 'nessie'",
+                    expected: "'embedded', 'nessie' or 'rest'",
                 })
             }
         };
@@ -271,8 +355,16 @@ impl Settings {
                 value: self.max_col_width.to_string(),
             },
         ];
-        let (kind, uri, reference, token) = match &self.catalog {
-            CatalogKind::Embedded => ("embedded", None, None, None),
+        let none = RestSettings {
+            uri: String::new(),
+            warehouse: None,
+            token: None,
+            credential: None,
+            oauth2_server_uri: None,
+            scope: None,
+        };
+        let (kind, uri, reference, token, rest) = match &self.catalog {
+            CatalogKind::Embedded => ("embedded", None, None, None, &none),
             CatalogKind::Nessie {
                 uri,
                 reference,
@@ -282,10 +374,13 @@ impl Settings {
                 Some(uri.clone()),
                 Some(reference.clone()),
                 token.as_ref(),
+                &none,
             ),
+            CatalogKind::Rest(rest) => ("rest", None, None, None, rest),
         };
         let shown = |v: Option<String>| v.unwrap_or_else(|| "(not set)".into());
         let secret = |v: Option<&String>| v.map(|_| "(set, hidden)".to_string());
+        let rest_uri = Some(rest.uri.clone()).filter(|u| !u.is_empty());
         rows.extend([
             SettingRow {
                 env: "LAKEHOUSE_CATALOG",
@@ -302,6 +397,30 @@ impl Settings {
             SettingRow {
                 env: "NESSIE_AUTHENTICATION_TOKEN",
                 value: shown(secret(token)),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_REST_URI",
+                value: shown(rest_uri),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_REST_WAREHOUSE",
+                value: shown(rest.warehouse.clone()),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_REST_TOKEN",
+                value: shown(secret(rest.token.as_ref())),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_REST_CREDENTIAL",
+                value: shown(secret(rest.credential.as_ref())),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_REST_OAUTH2_SERVER_URI",
+                value: shown(rest.oauth2_server_uri.clone()),
+            },
+            SettingRow {
+                env: "LAKEHOUSE_REST_SCOPE",
+                value: shown(rest.scope.clone()),
             },
             SettingRow {
                 env: "AWS_ACCESS_KEY_ID",
@@ -452,6 +571,112 @@ mod tests {
     fn nessie_without_uri_says_what_to_set() {
         let err = Settings::from_map(&map(&[("LAKEHOUSE_CATALOG", "nessie")])).unwrap_err();
         assert!(err.to_string().contains("NESSIE_URI"), "{err}");
+    }
+
+    #[test]
+    fn rest_catalog_is_chosen_only_by_name_and_secrets_are_hidden() {
+        // A REST URI alone does not switch catalogs: the default stays embedded.
+        let s =
+            Settings::from_map(&map(&[("LAKEHOUSE_REST_URI", "http://127.0.0.1:8181")])).unwrap();
+        assert_eq!(s.catalog, CatalogKind::Embedded);
+        let s = Settings::from_map(&map(&[
+            ("LAKEHOUSE_CATALOG", "REST"),
+            ("LAKEHOUSE_REST_URI", "http://127.0.0.1:19120/iceberg/"),
+            ("LAKEHOUSE_REST_WAREHOUSE", "warehouse"),
+            ("LAKEHOUSE_REST_TOKEN", "bearer-secret"),
+            ("LAKEHOUSE_REST_CREDENTIAL", "client:client-secret"),
+            ("NESSIE_URI", "http://127.0.0.1:19120/api/v2"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            s.catalog,
+            CatalogKind::Rest(RestSettings {
+                uri: "http://127.0.0.1:19120/iceberg".into(),
+                warehouse: Some("warehouse".into()),
+                token: Some("bearer-secret".into()),
+                credential: Some("client:client-secret".into()),
+                oauth2_server_uri: None,
+                scope: None,
+            })
+        );
+        let shown: String = s
+            .rows()
+            .iter()
+            .map(|r| format!("{} {}\n", r.env, r.value))
+            .collect();
+        assert!(shown.contains("LAKEHOUSE_CATALOG rest\n"), "{shown}");
+        assert!(
+            shown.contains("LAKEHOUSE_REST_URI http://127.0.0.1:19120/iceberg\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("LAKEHOUSE_REST_WAREHOUSE warehouse\n"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("LAKEHOUSE_REST_TOKEN (set, hidden)"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("LAKEHOUSE_REST_CREDENTIAL (set, hidden)"),
+            "{shown}"
+        );
+        assert!(!shown.contains("secret"), "{shown}");
+        // Nor do secrets leak through Debug (logs, panics).
+        let debug = format!("{:?}", s.catalog);
+        assert!(!debug.contains("secret"), "{debug}");
+    }
+
+    #[test]
+    fn rest_settings_come_from_the_config_file_too() {
+        let dir = std::env::temp_dir().join(format!("lh-cfg-rest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("c.toml");
+        std::fs::write(
+            &f,
+            "catalog = \"rest\"\nrest_uri = \"https://polaris:8181/api/catalog\"\n\
+             rest_warehouse = \"lake\"\nrest_credential = \"a:b\"\n\
+             rest_oauth2_server_uri = \"https://idp/token\"\nrest_scope = \"PRINCIPAL_ROLE:ALL\"\n",
+        )
+        .unwrap();
+        let f_str = f.display().to_string();
+        let s = Settings::from_map(&map(&[("LAKEHOUSE_CONFIG", &f_str)])).unwrap();
+        let CatalogKind::Rest(rest) = &s.catalog else {
+            panic!("{:?}", s.catalog)
+        };
+        assert_eq!(rest.uri, "https://polaris:8181/api/catalog");
+        assert_eq!(rest.warehouse.as_deref(), Some("lake"));
+        assert_eq!(rest.credential.as_deref(), Some("a:b"));
+        assert_eq!(rest.oauth2_server_uri.as_deref(), Some("https://idp/token"));
+        assert_eq!(rest.scope.as_deref(), Some("PRINCIPAL_ROLE:ALL"));
+        // The environment wins over the file.
+        let s = Settings::from_map(&map(&[
+            ("LAKEHOUSE_CONFIG", &f_str),
+            ("LAKEHOUSE_REST_WAREHOUSE", "other"),
+        ]))
+        .unwrap();
+        let CatalogKind::Rest(rest) = &s.catalog else {
+            panic!("{:?}", s.catalog)
+        };
+        assert_eq!(rest.warehouse.as_deref(), Some("other"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn rest_without_uri_or_with_a_bad_one_says_what_to_set() {
+        let err = Settings::from_map(&map(&[("LAKEHOUSE_CATALOG", "rest")])).unwrap_err();
+        assert!(err.to_string().contains("LAKEHOUSE_REST_URI"), "{err}");
+        let err = Settings::from_map(&map(&[
+            ("LAKEHOUSE_CATALOG", "rest"),
+            ("LAKEHOUSE_REST_URI", "localhost:8181"),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("LAKEHOUSE_REST_URI") && err.to_string().contains("http://"),
+            "{err}"
+        );
+        let err = Settings::from_map(&map(&[("LAKEHOUSE_CATALOG", "glue")])).unwrap_err();
+        assert!(err.to_string().contains("'rest'"), "{err}");
     }
 
     #[test]

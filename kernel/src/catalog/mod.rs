@@ -8,11 +8,13 @@
 
 mod embedded;
 mod provider;
+mod rest;
 mod scoped;
 
 pub use embedded::open_embedded;
 pub use lakehouse_nessie::NessieCatalog;
 pub use provider::{LakehouseCatalog, Listing};
+pub use rest::{open_rest, rest_props, RestCatalog};
 
 use std::sync::Arc;
 
@@ -20,13 +22,15 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, TimeU
 use iceberg::NamespaceIdent;
 
 /// An opened catalog: what DataFusion reads through, and the Nessie handle for ref
-/// operations when the catalog is Nessie.
+/// operations when the catalog is Nessie (`None` for the embedded and REST catalogs).
 pub struct Opened {
     pub catalog: Arc<dyn iceberg::Catalog>,
     pub nessie: Option<NessieCatalog>,
 }
 
-/// Opens the catalog the settings name. Nothing is contacted for Nessie until first use.
+/// Opens the catalog the settings name. Nothing is contacted for Nessie or an Iceberg REST
+/// server until first use: a server that is down fails the statements that need it, with an
+/// error naming its address, and the session carries on.
 pub async fn open(settings: &crate::config::Settings) -> Result<Opened, String> {
     use crate::config::CatalogKind;
     match &settings.catalog {
@@ -53,6 +57,10 @@ pub async fn open(settings: &crate::config::Settings) -> Result<Opened, String> 
                 nessie: Some(nessie),
             })
         }
+        CatalogKind::Rest(rest) => Ok(Opened {
+            catalog: Arc::new(open_rest(rest, settings).await?),
+            nessie: None,
+        }),
     }
 }
 

@@ -1,0 +1,338 @@
+//! Any Iceberg REST catalog server, through iceberg-rust's REST client.
+//!
+//! The client is lazy: nothing is contacted until the first catalog call, which fetches the
+//! server's `/v1/config` (and an OAuth2 token when a credential is set); a failed first call
+//! is tried again on the next one. [`RestCatalog`] wraps the client so that a server that
+//! cannot be reached, or that refuses the credentials, produces an error naming the address
+//! and the setting to fix rather than a bare HTTP error.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use iceberg::table::Table;
+use iceberg::{
+    Catalog, CatalogBuilder, Error, Namespace, NamespaceIdent, Result, TableCommit, TableCreation,
+    TableIdent,
+};
+use iceberg_catalog_rest::{
+    RestCatalogBuilder, REST_CATALOG_PROP_URI, REST_CATALOG_PROP_WAREHOUSE,
+};
+use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
+
+use super::CATALOG_NAME;
+use crate::config::{RestSettings, Settings};
+
+/// The properties handed to iceberg-rust's REST catalog builder.
+///
+/// S3 settings the user gave (`AWS_*`, `LAKEHOUSE_S3_PATH_STYLE`) go to the tables' FileIO
+/// too; iceberg-rust lets them win over what the server's table config says, so the kernel
+/// can read and write data files itself when the server vends no credentials.
+pub fn rest_props(rest: &RestSettings, settings: &Settings) -> HashMap<String, String> {
+    let mut props = settings.s3.file_io_props_set();
+    props.insert(REST_CATALOG_PROP_URI.into(), rest.uri.clone());
+    let mut put = |k: &str, v: &Option<String>| {
+        if let Some(v) = v {
+            props.insert(k.to_string(), v.clone());
+        }
+    };
+    put(REST_CATALOG_PROP_WAREHOUSE, &rest.warehouse);
+    put("token", &rest.token);
+    put("credential", &rest.credential);
+    put("oauth2-server-uri", &rest.oauth2_server_uri);
+    put("scope", &rest.scope);
+    props
+}
+
+/// Builds the REST catalog for `rest`. Contacts nothing (see the module docs).
+pub async fn open_rest(
+    rest: &RestSettings,
+    settings: &Settings,
+) -> std::result::Result<RestCatalog, String> {
+    let inner = RestCatalogBuilder::default()
+        .with_storage_factory(Arc::new(OpenDalResolvingStorageFactory::new()))
+        .load(CATALOG_NAME, rest_props(rest, settings))
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot set up the Iceberg REST catalog at {}: {e}. Check LAKEHOUSE_REST_URI",
+                rest.uri
+            )
+        })?;
+    Ok(RestCatalog {
+        inner,
+        uri: rest.uri.clone(),
+        warehouse: rest.warehouse.clone(),
+    })
+}
+
+/// iceberg-rust's REST catalog, with errors that say which server and which setting.
+#[derive(Debug)]
+pub struct RestCatalog {
+    inner: iceberg_catalog_rest::RestCatalog,
+    uri: String,
+    warehouse: Option<String>,
+}
+
+impl RestCatalog {
+    /// Adds the server address and the setting to fix to transport and authentication
+    /// failures; other errors (not found, conflicts, …) pass through unchanged.
+    fn explain(&self, e: Error) -> Error {
+        let text = e.to_string();
+        let hint = if e.message() == "Failed to execute http request" {
+            format!(
+                "cannot reach the Iceberg REST catalog at {}: check LAKEHOUSE_REST_URI and that \
+                 the server is running",
+                self.uri
+            )
+        } else if text.contains("Warehouse '") && text.contains("is not known") {
+            // Nessie's answer to /v1/config?warehouse=NAME for a name it has not configured.
+            format!(
+                "the Iceberg REST catalog at {} does not know warehouse {}: check \
+                 LAKEHOUSE_REST_WAREHOUSE (for Nessie: a name under nessie.catalog.warehouses)",
+                self.uri,
+                self.warehouse.as_deref().unwrap_or("(not set)")
+            )
+        } else if text.contains("operation: auth") {
+            format!(
+                "the OAuth2 token request for the Iceberg REST catalog at {} failed: check \
+                 LAKEHOUSE_REST_CREDENTIAL (client_id:secret), LAKEHOUSE_REST_OAUTH2_SERVER_URI \
+                 and LAKEHOUSE_REST_SCOPE, or unset LAKEHOUSE_REST_CREDENTIAL if the server \
+                 needs none",
+                self.uri
+            )
+        } else if [
+            "401 Unauthorized",
+            "403 Forbidden",
+            "code: 401",
+            "code: 403",
+            "NotAuthorizedException",
+            "ForbiddenException",
+        ]
+        .iter()
+        .any(|t| text.contains(t))
+        {
+            format!(
+                "the Iceberg REST catalog at {} refused the request: check LAKEHOUSE_REST_TOKEN \
+                 or LAKEHOUSE_REST_CREDENTIAL (client_id:secret)",
+                self.uri
+            )
+        } else {
+            return e;
+        };
+        Self::wrap(e, hint)
+    }
+
+    fn wrap(e: Error, hint: String) -> Error {
+        let retryable = e.retryable();
+        Error::new(e.kind(), hint)
+            .with_retryable(retryable)
+            .with_source(e)
+    }
+}
+
+#[async_trait]
+impl Catalog for RestCatalog {
+    async fn list_namespaces(
+        &self,
+        parent: Option<&NamespaceIdent>,
+    ) -> Result<Vec<NamespaceIdent>> {
+        self.inner.list_namespaces(parent).await.map_err(|e| {
+            // Listing the top level answers 404 only when the server does not know the
+            // catalog itself (SeaweedFS: no such table bucket); iceberg-rust drops its message.
+            if parent.is_none() && e.kind() == iceberg::ErrorKind::NamespaceNotFound {
+                let hint = format!(
+                    "the Iceberg REST catalog at {} has no catalog for warehouse {}: check \
+                     LAKEHOUSE_REST_WAREHOUSE (SeaweedFS: s3://TABLE-BUCKET of an existing table \
+                     bucket; Nessie, Polaris, Lakekeeper: the warehouse's name)",
+                    self.uri,
+                    self.warehouse.as_deref().unwrap_or("(not set)")
+                );
+                return Self::wrap(e, hint);
+            }
+            self.explain(e)
+        })
+    }
+
+    async fn create_namespace(
+        &self,
+        namespace: &NamespaceIdent,
+        properties: HashMap<String, String>,
+    ) -> Result<Namespace> {
+        self.inner
+            .create_namespace(namespace, properties)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn get_namespace(&self, namespace: &NamespaceIdent) -> Result<Namespace> {
+        self.inner
+            .get_namespace(namespace)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn namespace_exists(&self, namespace: &NamespaceIdent) -> Result<bool> {
+        self.inner
+            .namespace_exists(namespace)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn update_namespace(
+        &self,
+        namespace: &NamespaceIdent,
+        properties: HashMap<String, String>,
+    ) -> Result<()> {
+        self.inner
+            .update_namespace(namespace, properties)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn drop_namespace(&self, namespace: &NamespaceIdent) -> Result<()> {
+        self.inner
+            .drop_namespace(namespace)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn list_tables(&self, namespace: &NamespaceIdent) -> Result<Vec<TableIdent>> {
+        self.inner
+            .list_tables(namespace)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn create_table(
+        &self,
+        namespace: &NamespaceIdent,
+        creation: TableCreation,
+    ) -> Result<Table> {
+        self.inner
+            .create_table(namespace, creation)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn load_table(&self, table: &TableIdent) -> Result<Table> {
+        self.inner
+            .load_table(table)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn drop_table(&self, table: &TableIdent) -> Result<()> {
+        self.inner
+            .drop_table(table)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn purge_table(&self, table: &TableIdent) -> Result<()> {
+        self.inner
+            .purge_table(table)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn table_exists(&self, table: &TableIdent) -> Result<bool> {
+        self.inner
+            .table_exists(table)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn rename_table(&self, src: &TableIdent, dest: &TableIdent) -> Result<()> {
+        self.inner
+            .rename_table(src, dest)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn register_table(&self, table: &TableIdent, metadata_location: String) -> Result<Table> {
+        self.inner
+            .register_table(table, metadata_location)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+
+    async fn update_table(&self, commit: TableCommit) -> Result<Table> {
+        self.inner
+            .update_table(commit)
+            .await
+            .map_err(|e| self.explain(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use iceberg::ErrorKind;
+    use std::collections::BTreeMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings {
+        let mut env: BTreeMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("LAKEHOUSE_CONFIG".into(), "/dev/null".into());
+        Settings::from_map(&env).unwrap()
+    }
+
+    fn rest(s: &Settings) -> &RestSettings {
+        match &s.catalog {
+            crate::config::CatalogKind::Rest(r) => r,
+            other => panic!("not rest: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn props_carry_auth_warehouse_and_only_the_s3_settings_given() {
+        let s = settings(&[
+            ("LAKEHOUSE_CATALOG", "rest"),
+            ("LAKEHOUSE_REST_URI", "http://127.0.0.1:8181/"),
+            ("LAKEHOUSE_REST_WAREHOUSE", "s3://tables"),
+            ("LAKEHOUSE_REST_CREDENTIAL", "id:secret"),
+        ]);
+        let p = rest_props(rest(&s), &s);
+        assert_eq!(p["uri"], "http://127.0.0.1:8181");
+        assert_eq!(p["warehouse"], "s3://tables");
+        assert_eq!(p["credential"], "id:secret");
+        assert!(!p.contains_key("token"));
+        // No endpoint and no explicit path style: the server's S3 settings stand.
+        assert!(!p.contains_key("s3.path-style-access"), "{p:?}");
+        let s = settings(&[
+            ("LAKEHOUSE_CATALOG", "rest"),
+            ("LAKEHOUSE_REST_URI", "http://127.0.0.1:8181"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9000"),
+            ("AWS_ACCESS_KEY_ID", "ak"),
+        ]);
+        let p = rest_props(rest(&s), &s);
+        assert_eq!(p["s3.endpoint"], "http://127.0.0.1:9000");
+        assert_eq!(p["s3.access-key-id"], "ak");
+        assert_eq!(p["s3.path-style-access"], "true");
+        assert!(!p.contains_key("warehouse"));
+    }
+
+    #[tokio::test]
+    async fn a_server_that_is_down_is_named_with_the_setting() {
+        // Port 9 (discard) on loopback: nothing listens there in a test environment.
+        let s = settings(&[
+            ("LAKEHOUSE_CATALOG", "rest"),
+            ("LAKEHOUSE_REST_URI", "http://127.0.0.1:9"),
+        ]);
+        let cat = open_rest(rest(&s), &s)
+            .await
+            .expect("building contacts nothing");
+        let err = cat.list_namespaces(None).await.unwrap_err();
+        let text = err.to_string();
+        assert_eq!(err.kind(), ErrorKind::Unexpected);
+        assert!(
+            text.contains("cannot reach the Iceberg REST catalog"),
+            "{text}"
+        );
+        assert!(text.contains("http://127.0.0.1:9"), "{text}");
+        assert!(text.contains("LAKEHOUSE_REST_URI"), "{text}");
+    }
+}

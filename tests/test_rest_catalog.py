@@ -1,0 +1,230 @@
+"""The kernel on the Iceberg REST catalog type (LAKEHOUSE_CATALOG=rest), against two real servers.
+
+Both are started by tests/services on loopback for this test session:
+
+* Nessie's Iceberg REST endpoint (`/iceberg`), warehouse by name, data on the S3 server;
+* SeaweedFS's own Iceberg REST catalog, which keeps each catalog in an S3 *table bucket*
+  (created here through its S3 Tables API) and authenticates with OAuth2 client
+  credentials made of the S3 access key and secret.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from conftest import Kernel
+
+pytest_plugins = ["services.conftest_fixtures"]
+
+TABLE_BUCKET = "lakehouse-tables"
+
+
+@dataclass
+class RestServer:
+    """One Iceberg REST server under test: the kernel's settings and where its data lands."""
+
+    name: str
+    env: dict[str, str]
+    data_bucket: str
+    data_prefix: str  # key prefix of the tables' folders in data_bucket
+
+    def keys(self, s3_server, schema: str) -> list[str]:
+        return s3_server.client().list_keys(self.data_bucket, prefix=f"{self.data_prefix}{schema}/")
+
+
+def s3_env(s3_server) -> dict[str, str]:
+    """The AWS_* settings only: the REST server decides where tables go."""
+    return {k: v for k, v in s3_server.env().items() if k.startswith("AWS_")}
+
+
+def create_table_bucket(s3_server, name: str) -> None:
+    """Creates an S3 table bucket through SeaweedFS's S3 Tables API (an existing one is fine)."""
+    from services import sign_v4
+    from services._common import http_request
+
+    url = s3_server.endpoint + "/"
+    body = json.dumps({"name": name}).encode()
+    headers = sign_v4(
+        "POST", url,
+        {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": "S3Tables.CreateTableBucket"},
+        body, access_key=s3_server.access_key, secret_key=s3_server.secret_key,
+        region=s3_server.region, service="s3tables")
+    headers.pop("Host")
+    status, _, answer = http_request(url, method="POST", data=body, headers=headers, timeout=30)
+    if status != 200 and b"already exists" not in answer.lower() and status != 409:
+        raise AssertionError(f"CreateTableBucket {name}: HTTP {status} {answer[:500]!r}")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs_table_bucket(s3_server) -> str:
+    create_table_bucket(s3_server, TABLE_BUCKET)
+    return TABLE_BUCKET
+
+
+@pytest.fixture(params=["nessie", "seaweedfs"])
+def rest_server(request, s3_server) -> RestServer:
+    env = {**s3_env(s3_server), "LAKEHOUSE_CATALOG": "rest"}
+    if request.param == "nessie":
+        nessie = request.getfixturevalue("nessie_server")
+        env.update(LAKEHOUSE_REST_URI=nessie.iceberg_uri, LAKEHOUSE_REST_WAREHOUSE=nessie.warehouse_name)
+        return RestServer("nessie", env, s3_server.bucket, "warehouse/")
+    bucket = request.getfixturevalue("seaweedfs_table_bucket")
+    env.update(
+        LAKEHOUSE_REST_URI=s3_server.iceberg_rest_uri,
+        LAKEHOUSE_REST_WAREHOUSE=f"s3://{bucket}",
+        LAKEHOUSE_REST_CREDENTIAL=f"{s3_server.access_key}:{s3_server.secret_key}",
+    )
+    return RestServer("seaweedfs", env, bucket, "")
+
+
+@pytest.fixture()
+def rest_kernel(tmp_path: Path, rest_server: RestServer):
+    k = Kernel(tmp_path / "home", **rest_server.env)
+    yield k
+    k.close()
+
+
+def ns() -> str:
+    return "t" + uuid.uuid4().hex[:10]
+
+
+def plain(run) -> str:
+    return "\n".join(r.get("text/plain", "") for r in run.results)
+
+
+def first_row(run) -> list[str]:
+    text = plain(run)
+    return [c.strip() for c in text.split("\n")[3].strip("|").split("|")]
+
+
+def test_tables_on_s3_through_rest(rest_kernel: Kernel, rest_server: RestServer, s3_server) -> None:
+    k, s = rest_kernel, ns()
+    run = k.ok(
+        f"""CREATE SCHEMA {s};
+        CREATE TABLE {s}.events (customer_id STRING, amount DOUBLE);
+        INSERT INTO {s}.events VALUES ('c1', 1.5), ('c2', 2.5), ('c3', NULL);
+        SELECT count(*) AS n, sum(amount) AS total FROM {s}.events;"""
+    )
+    assert f"Inserted 3 rows into {s}.events" in run.stdout
+    assert first_row(run) == ["3", "4.0"], plain(run)
+    # The data and metadata files really are on the S3 server, where the REST server put them.
+    keys = rest_server.keys(s3_server, s)
+    assert any(key.endswith(".parquet") for key in keys), keys
+    assert any(key.endswith(".metadata.json") for key in keys), keys
+    run = k.ok("SHOW TABLES")
+    assert "events" in plain(run)
+    k.ok(f"DROP TABLE {s}.events")
+    err = k.execute(f"SELECT * FROM {s}.events")
+    assert err.status == "error" and err.error["ename"] == "TableNotFound", err.error
+
+
+def test_a_second_kernel_sees_the_same_catalog(tmp_path: Path, rest_server: RestServer) -> None:
+    s = ns()
+    a = Kernel(tmp_path / "a", **rest_server.env)
+    b = Kernel(tmp_path / "b", **rest_server.env)
+    try:
+        a.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT); INSERT INTO {s}.t VALUES (1), (2)")
+        assert first_row(b.ok(f"SELECT sum(x) AS s FROM {s}.t")) == ["3"]
+        b.ok(f"INSERT INTO {s}.t VALUES (3)")
+        assert first_row(a.ok(f"SELECT sum(x) AS s FROM {s}.t")) == ["6"]
+        a.ok(f"DROP TABLE {s}.t")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_show_settings_names_rest_and_hides_secrets(tmp_path: Path, nessie_server) -> None:
+    token, secret = "tok-" + uuid.uuid4().hex, "sec-" + uuid.uuid4().hex
+    k = Kernel(tmp_path / "home", LAKEHOUSE_CATALOG="rest", LAKEHOUSE_REST_URI=nessie_server.iceberg_uri,
+               LAKEHOUSE_REST_WAREHOUSE=nessie_server.warehouse_name, LAKEHOUSE_REST_TOKEN=token,
+               LAKEHOUSE_REST_CREDENTIAL=f"client:{secret}")
+    try:
+        text = plain(k.ok("SHOW SETTINGS"))
+        rows = {cells[0]: cells[1] for cells in
+                ([c.strip() for c in line.strip("|").split("|")] for line in text.split("\n")[3:])
+                if len(cells) >= 2}
+        assert rows.get("LAKEHOUSE_CATALOG") == "rest", text
+        assert rows.get("LAKEHOUSE_REST_URI") == nessie_server.iceberg_uri, text
+        assert rows.get("LAKEHOUSE_REST_WAREHOUSE") == nessie_server.warehouse_name, text
+        assert rows.get("LAKEHOUSE_REST_TOKEN") == "(set, hidden)", text
+        assert rows.get("LAKEHOUSE_REST_CREDENTIAL") == "(set, hidden)", text
+        assert token not in text and secret not in text, text
+    finally:
+        k.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_rest_server_not_listening_is_named_and_kernel_lives(tmp_path: Path) -> None:
+    uri = f"http://127.0.0.1:{free_port()}/iceberg"
+    k = Kernel(tmp_path / "home", LAKEHOUSE_CATALOG="rest", LAKEHOUSE_REST_URI=uri)
+    try:
+        for cell in ("SHOW TABLES", "CREATE SCHEMA nowhere"):
+            run = k.execute(cell)
+            assert run.status == "error", run.describe()
+            assert uri in run.error["evalue"] and "LAKEHOUSE_REST_URI" in run.error["evalue"], run.error
+            k.assert_alive()
+        # Statements that need no catalog still run.
+        k.ok("SELECT 1")
+    finally:
+        k.close()
+
+
+@pytest.mark.parametrize("case", ["wrong secret", "no credential", "unknown table bucket"])
+def test_seaweedfs_refusals_name_the_setting_to_fix(tmp_path: Path, s3_server, seaweedfs_table_bucket: str,
+                                                      case: str) -> None:
+    env = {**s3_env(s3_server), "LAKEHOUSE_CATALOG": "rest", "LAKEHOUSE_REST_URI": s3_server.iceberg_rest_uri,
+           "LAKEHOUSE_REST_WAREHOUSE": f"s3://{seaweedfs_table_bucket}",
+           "LAKEHOUSE_REST_CREDENTIAL": f"{s3_server.access_key}:{s3_server.secret_key}"}
+    setting = "LAKEHOUSE_REST_CREDENTIAL"
+    if case == "wrong secret":
+        env["LAKEHOUSE_REST_CREDENTIAL"] = f"{s3_server.access_key}:not-the-secret"
+    elif case == "no credential":
+        del env["LAKEHOUSE_REST_CREDENTIAL"]
+    else:
+        env["LAKEHOUSE_REST_WAREHOUSE"] = "s3://no-such-table-bucket"
+        setting = "LAKEHOUSE_REST_WAREHOUSE"
+    k = Kernel(tmp_path / "home", **env)
+    try:
+        run = k.execute("SHOW TABLES")
+        assert run.status == "error", run.describe()
+        evalue = run.error["evalue"]
+        assert setting in evalue and s3_server.iceberg_rest_uri in evalue, evalue
+        assert "not-the-secret" not in evalue and s3_server.secret_key not in evalue, evalue
+        k.assert_alive()
+    finally:
+        k.close()
+
+
+def test_nessie_unknown_warehouse_names_the_setting(tmp_path: Path, nessie_server) -> None:
+    k = Kernel(tmp_path / "home", LAKEHOUSE_CATALOG="rest", LAKEHOUSE_REST_URI=nessie_server.iceberg_uri,
+               LAKEHOUSE_REST_WAREHOUSE="no_such_warehouse")
+    try:
+        run = k.execute("SHOW TABLES")
+        assert run.status == "error", run.describe()
+        evalue = run.error["evalue"]
+        assert "LAKEHOUSE_REST_WAREHOUSE" in evalue and "no_such_warehouse" in evalue, evalue
+        k.assert_alive()
+    finally:
+        k.close()
+
+
+def test_branch_statements_on_rest_explain_what_to_set(tmp_path: Path, nessie_server) -> None:
+    k = Kernel(tmp_path / "home", LAKEHOUSE_CATALOG="rest", LAKEHOUSE_REST_URI=nessie_server.iceberg_uri)
+    try:
+        run = k.execute("CREATE BRANCH dev")
+        assert run.status == "error"
+        assert "NESSIE_URI" in run.error["evalue"], run.error
+        k.assert_alive()
+    finally:
+        k.close()
