@@ -219,6 +219,107 @@ def test_nessie_unknown_warehouse_names_the_setting(tmp_path: Path, nessie_serve
         k.close()
 
 
+class TlsFront:
+    """A TLS-terminating TCP forwarder on loopback in front of a plain HTTP server, with a
+    self-signed certificate for 127.0.0.1 (made with the openssl command)."""
+
+    def __init__(self, target_port: int, folder: Path) -> None:
+        import shutil
+        import ssl
+        import subprocess
+        import threading
+
+        openssl = shutil.which("openssl")
+        if openssl is None:
+            pytest.skip("the openssl command is needed to make a test certificate")
+        self.cert, key = folder / "cert.pem", folder / "key.pem"
+        subprocess.run(
+            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(self.cert),
+             "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"],
+            check=True, capture_output=True)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cert, key)
+        self.target = ("127.0.0.1", target_port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.ctx = ctx
+        self.stopped = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.stopped:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client) -> None:
+        import threading
+
+        try:
+            tls = self.ctx.wrap_socket(client, server_side=True)
+            upstream = socket.create_connection(self.target, timeout=10)
+        except OSError:  # a client that refuses the certificate ends here
+            client.close()
+            return
+        threading.Thread(target=self._pipe, args=(upstream, tls), daemon=True).start()
+        self._pipe(tls, upstream)
+
+    @staticmethod
+    def _pipe(a, b) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (a, b):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.stopped = True
+        self.server.close()
+
+
+def test_https_rest_catalog_with_a_trusted_certificate(tmp_path: Path, s3_server,
+                                                         seaweedfs_table_bucket: str) -> None:
+    from urllib.parse import urlparse
+
+    front = TlsFront(urlparse(s3_server.iceberg_rest_uri).port, tmp_path)
+    uri = f"https://127.0.0.1:{front.port}"
+    env = {**s3_env(s3_server), "LAKEHOUSE_CATALOG": "rest", "LAKEHOUSE_REST_URI": uri,
+           "LAKEHOUSE_REST_WAREHOUSE": f"s3://{seaweedfs_table_bucket}",
+           "LAKEHOUSE_REST_CREDENTIAL": f"{s3_server.access_key}:{s3_server.secret_key}"}
+    s = ns()
+    try:
+        # Not trusted: the error says so and names the address.
+        k = Kernel(tmp_path / "untrusted", **env)
+        try:
+            run = k.execute("SHOW TABLES")
+            assert run.status == "error", run.describe()
+            assert uri in run.error["evalue"] and "certificate" in run.error["evalue"], run.error
+            k.assert_alive()
+        finally:
+            k.close()
+        # Trusted through SSL_CERT_FILE: the whole round trip goes over TLS.
+        k = Kernel(tmp_path / "trusted", SSL_CERT_FILE=str(front.cert), **env)
+        try:
+            k.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT); INSERT INTO {s}.t VALUES (1), (2)")
+            assert first_row(k.ok(f"SELECT sum(x) AS s FROM {s}.t")) == ["3"]
+            k.ok(f"DROP TABLE {s}.t")
+        finally:
+            k.close()
+    finally:
+        front.close()
+
+
 def test_branch_statements_on_rest_explain_what_to_set(tmp_path: Path, nessie_server) -> None:
     k = Kernel(tmp_path / "home", LAKEHOUSE_CATALOG="rest", LAKEHOUSE_REST_URI=nessie_server.iceberg_uri)
     try:

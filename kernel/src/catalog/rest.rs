@@ -50,6 +50,7 @@ pub async fn open_rest(
     settings: &Settings,
 ) -> std::result::Result<RestCatalog, String> {
     let inner = RestCatalogBuilder::default()
+        .with_client(http_client()?)
         .with_storage_factory(Arc::new(OpenDalResolvingStorageFactory::new()))
         .load(CATALOG_NAME, rest_props(rest, settings))
         .await
@@ -66,6 +67,32 @@ pub async fn open_rest(
     })
 }
 
+/// The HTTP client for the REST catalog: rustls with the system's root certificates (as
+/// rustls-native-certs finds them, so `SSL_CERT_FILE` and `SSL_CERT_DIR` work), so that
+/// `https://` servers work; iceberg-rust's own default client has no TLS in this build.
+fn http_client() -> std::result::Result<reqwest_rest::Client, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        log::warn!(
+            "no trusted root certificates found ({:?}): https:// REST catalogs will be refused; \
+             set SSL_CERT_FILE to a PEM bundle",
+            found.errors
+        );
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("cannot set up TLS for the Iceberg REST catalog: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest_rest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .build()
+        .map_err(|e| format!("cannot set up the HTTP client for the Iceberg REST catalog: {e}"))
+}
+
 /// iceberg-rust's REST catalog, with errors that say which server and which setting.
 #[derive(Debug)]
 pub struct RestCatalog {
@@ -80,11 +107,23 @@ impl RestCatalog {
     fn explain(&self, e: Error) -> Error {
         let text = e.to_string();
         let hint = if e.message() == "Failed to execute http request" {
-            format!(
-                "cannot reach the Iceberg REST catalog at {}: check LAKEHOUSE_REST_URI and that \
-                 the server is running",
-                self.uri
-            )
+            // The reason (refused, timed out, certificate) is at the end of the source chain,
+            // which iceberg's Display leaves out.
+            let cause = root_cause(&e).unwrap_or_default();
+            if cause.to_ascii_lowercase().contains("certificate") {
+                format!(
+                    "cannot reach the Iceberg REST catalog at {} ({cause}): its TLS certificate \
+                     is not trusted; add its CA to the system's trust store or point \
+                     SSL_CERT_FILE at a PEM bundle that has it",
+                    self.uri
+                )
+            } else {
+                format!(
+                    "cannot reach the Iceberg REST catalog at {} ({cause}): check \
+                     LAKEHOUSE_REST_URI and that the server is running",
+                    self.uri
+                )
+            }
         } else if text.contains("Warehouse '") && text.contains("is not known") {
             // Nessie's answer to /v1/config?warehouse=NAME for a name it has not configured.
             format!(
@@ -129,6 +168,17 @@ impl RestCatalog {
             .with_retryable(retryable)
             .with_source(e)
     }
+}
+
+/// The innermost error of `e`'s source chain, as text.
+fn root_cause(e: &Error) -> Option<String> {
+    let mut cur = std::error::Error::source(e);
+    let mut last = None;
+    while let Some(c) = cur {
+        last = Some(c.to_string());
+        cur = c.source();
+    }
+    last
 }
 
 #[async_trait]
