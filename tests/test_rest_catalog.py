@@ -139,6 +139,40 @@ def test_a_second_kernel_sees_the_same_catalog(tmp_path: Path, rest_server: Rest
         b.close()
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "kernel/src/catalog/scoped.rs: ScopedCatalog::load_table returns the table cached for the "
+    "statement, so iceberg-rust's commit retry after a 409 re-applies the append on the same stale "
+    "base and fails with CatalogCommitConflicts; the cache has to be dropped when update_table fails"))
+def test_two_kernels_appending_at_once(tmp_path: Path, rest_server: RestServer) -> None:
+    """Concurrent commits: the loser's 409 is retried by iceberg-rust, so no append is lost."""
+    import threading
+
+    a = Kernel(tmp_path / "a", **rest_server.env)
+    b = Kernel(tmp_path / "b", **rest_server.env)
+    s = ns()
+    errors: list[str] = []
+    try:
+        a.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (who STRING, i BIGINT)")
+
+        def append(k: Kernel, who: str) -> None:
+            for i in range(10):
+                run = k.execute(f"INSERT INTO {s}.t VALUES ('{who}', {i})", timeout=120)
+                if run.status != "ok":
+                    errors.append(f"{who}{i}: {run.error['evalue']}")
+
+        threads = [threading.Thread(target=append, args=(k, w)) for k, w in ((a, "a"), (b, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], errors
+        run = a.ok(f"SELECT count(*) AS n, count(DISTINCT who || CAST(i AS VARCHAR)) AS d FROM {s}.t")
+        assert first_row(run) == ["20", "20"], plain(run)
+    finally:
+        a.close()
+        b.close()
+
+
 def test_show_settings_names_rest_and_hides_secrets(tmp_path: Path, nessie_server) -> None:
     token, secret = "tok-" + uuid.uuid4().hex, "sec-" + uuid.uuid4().hex
     k = Kernel(tmp_path / "home", LAKEHOUSE_CATALOG="rest", LAKEHOUSE_REST_URI=nessie_server.iceberg_uri,
