@@ -18,7 +18,8 @@ pytest_plugins = ["services.conftest_fixtures"]
 @pytest.fixture()
 def nessie_kernel(tmp_path: Path, lakehouse_env: dict[str, str]):
     env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
-    k = Kernel(tmp_path / "home", **env)
+    # Full commit hashes in results, for the tests that read them back.
+    k = Kernel(tmp_path / "home", LAKEHOUSE_MAX_COL_WIDTH="200", **env)
     yield k
     k.close()
 
@@ -215,3 +216,131 @@ def test_nessie_down_at_start_then_back(tmp_path: Path, lakehouse_env: dict[str,
     finally:
         k.close()
         switch.close()
+
+
+def cell(run, row: int = 0, col: int = 0) -> str:
+    """One value of the last result table's text/plain (row 0 is the first data row)."""
+    lines = plain(run).split("\n")
+    return [c.strip() for c in lines[3 + row].strip("|").split("|")][col]
+
+
+def head_of(k: Kernel, ref: str) -> str:
+    run = k.ok("LIST REFERENCES")
+    for line in plain(run).split("\n")[3:]:
+        cols = [c.strip() for c in line.strip("|").split("|")]
+        if cols and cols[0] == ref:
+            return cols[2]
+    raise AssertionError(f"{ref} not in {plain(run)}")
+
+
+def full_hash(k: Kernel, ref: str) -> str:
+    """The full HEAD hash of `ref`: SHOW LOG's first commit."""
+    run = k.ok(f"SHOW LOG {ref} LIMIT 1")
+    short = cell(run, 0, 0)
+    assert len(short) >= 8, plain(run)
+    return short
+
+
+def test_tables_on_other_references_commits_and_times(nessie_kernel: Kernel) -> None:
+    import time
+    from datetime import datetime, timezone
+
+    k, s, dev = nessie_kernel, ns(), "dev_" + uuid.uuid4().hex[:8]
+    k.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT); INSERT INTO {s}.t VALUES (1)")
+    first = full_hash(k, "main")
+    time.sleep(0.3)
+    between = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    time.sleep(0.3)
+    k.ok(f"CREATE BRANCH {dev} FROM main")
+    # Write on dev through the table name while the session stays on main.
+    run = k.ok(f"INSERT INTO {s}.`t@{dev}` VALUES (2), (3)")
+    assert "Inserted 2 rows" in run.stdout, run.stdout
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.t")) == "1"
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.`t@{dev}`")) == "3"
+    assert cell(k.ok(f'SELECT count(*) FROM {s}."t@{dev}"')) == "3"
+    run = k.ok(f"SELECT m.x FROM {s}.t m JOIN {s}.`t@{dev}` d ON m.x = d.x")
+    assert cell(run) == "1" and "ref main" in plain(run)
+    k.ok(f"INSERT INTO {s}.t VALUES (10)")
+    # At a commit (hash) and at a time, on main.
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.`t#{first}`")) == "1"
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.`t@main#{between}`")) == "1"
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.t")) == "2"
+    # A pinned commit is read-only, and says so.
+    run = k.execute(f"INSERT INTO {s}.`t#{first}` VALUES (4)")
+    assert run.status == "error" and "read-only" in run.error["evalue"], run.error
+    # Unknown references name what exists.
+    run = k.execute(f"SELECT * FROM {s}.`t@no_such_branch`")
+    assert run.status == "error" and "main" in run.error["evalue"], run.error
+    run = k.execute(f"SELECT * FROM {s}.`t#yesterday`")
+    assert run.status == "error" and "timestamp" in run.error["evalue"], run.error
+    # USE REFERENCE ... AT TIMESTAMP pins the commit that was HEAD then.
+    run = k.ok(f"USE REFERENCE main AT TIMESTAMP '{between}'")
+    assert "read-only" in run.stdout and first[:12] in run.stdout, run.stdout
+    run = k.ok(f"SELECT count(*) FROM {s}.t")
+    assert cell(run) == "1" and f"ref main@{first}" in plain(run), plain(run)
+    run = k.execute(f"INSERT INTO {s}.t VALUES (5)")
+    assert run.status == "error" and "read-only" in run.error["evalue"], run.error
+    k.ok(f"USE REFERENCE main AT '{first}'")
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.t")) == "1"
+    k.ok("USE REFERENCE main")
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.t")) == "2"
+    k.ok(f"DROP BRANCH {dev}")
+
+
+def test_snapshot_time_travel_on_nessie(nessie_kernel: Kernel) -> None:
+    k, s = nessie_kernel, ns()
+    k.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT); INSERT INTO {s}.t VALUES (1)")
+    k.ok(f"INSERT INTO {s}.t VALUES (2), (3)")
+    run = k.ok(f"SELECT snapshot_id FROM {s}.`t$snapshots` ORDER BY committed_at")
+    first = cell(run, 0)
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.t VERSION AS OF {first}")) == "1"
+    assert cell(k.ok(f"SELECT count(*) FROM {s}.t FOR SYSTEM_TIME AS OF '2999-01-01'")) == "3"
+
+
+def test_two_kernels_appending_at_once(tmp_path: Path, lakehouse_env: dict[str, str]) -> None:
+    import threading
+
+    env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
+    a = Kernel(tmp_path / "a", **env)
+    b = Kernel(tmp_path / "b", **env)
+    s = ns()
+    errors: list[str] = []
+    try:
+        a.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (who STRING, i BIGINT)")
+
+        def append(k: Kernel, who: str) -> None:
+            for i in range(20):
+                run = k.execute(f"INSERT INTO {s}.t VALUES ('{who}', {i})", timeout=120)
+                if run.status != "ok":
+                    errors.append(f"{who}{i}: {run.error['evalue']}")
+
+        threads = [threading.Thread(target=append, args=(k, w)) for k, w in ((a, "a"), (b, "b"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == [], errors
+        run = a.ok(f"SELECT count(*) AS n, count(DISTINCT who || CAST(i AS VARCHAR)) AS d FROM {s}.t")
+        assert (cell(run, 0, 0), cell(run, 0, 1)) == ("40", "40"), plain(run)
+        run = b.ok(f"SELECT who, count(*) AS n FROM {s}.t GROUP BY who ORDER BY who")
+        assert (cell(run, 0, 1), cell(run, 1, 1)) == ("20", "20"), plain(run)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_merge_conflict_names_the_table_and_leaves_the_target(nessie_kernel: Kernel) -> None:
+    k, s, dev = nessie_kernel, ns(), "dev_" + uuid.uuid4().hex[:8]
+    k.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT); INSERT INTO {s}.t VALUES (1)")
+    k.ok(f"CREATE BRANCH {dev} FROM main")
+    k.ok(f"INSERT INTO {s}.`t@{dev}` VALUES (2)")
+    k.ok(f"INSERT INTO {s}.t VALUES (3)")
+    before = full_hash(k, "main")
+    run = k.execute(f"MERGE BRANCH {dev} INTO main")
+    assert run.status == "error", run.describe()
+    evalue = run.error["evalue"]
+    assert f"{s}.t" in evalue and "conflict" in evalue and "unchanged" in evalue, evalue
+    assert full_hash(k, "main") == before
+    run = k.ok(f"SELECT x FROM {s}.t ORDER BY x")
+    assert [cell(run, 0), cell(run, 1)] == ["1", "3"], plain(run)
+    k.ok(f"DROP BRANCH {dev}")

@@ -76,6 +76,12 @@ fn dotted(elements: &[String]) -> String {
     elements.join(".")
 }
 
+/// The relative commit spec for "HEAD of the reference at `epoch_millis`", usable wherever a
+/// hash is (`with_reference(name, Some(at_time(ms)))`, `resolve(Some("main@*…"))`).
+pub fn at_time(epoch_millis: i64) -> String {
+    format!("*{epoch_millis}")
+}
+
 /// Parses `name`, `name@hash` or `@hash`.
 fn parse_ref_spec(spec: &str) -> (String, Option<String>) {
     match spec.split_once('@') {
@@ -177,6 +183,14 @@ impl NessieCatalog {
 
     fn describe_ref(&self) -> String {
         match &self.hash {
+            Some(h) if h.starts_with('*') => {
+                let when = h[1..]
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map_or_else(|| h[1..].to_string(), |t| t.to_rfc3339());
+                format!("'{}' as of {when}", self.reference)
+            }
             Some(h) => format!("'{}' at commit {}", self.reference, short(h)),
             None => format!("'{}'", self.reference),
         }
@@ -1032,15 +1046,39 @@ impl NessieCatalog {
         }
     }
 
-    /// Resolves `name`, `name@hash` (or `None` = this catalog's ref) to a concrete commit.
-    async fn resolve(&self, spec: Option<&str>) -> Result<Reference> {
+    /// Resolves `name`, `name@hash` or a relative spec such as `name@*1737021600000` (the
+    /// commit that was HEAD at that time, epoch milliseconds; see [`at_time`]) to a concrete
+    /// commit. `None` means this catalog's reference.
+    pub async fn resolve(&self, spec: Option<&str>) -> Result<Reference> {
         let (name, hash) = match spec {
             Some(s) => parse_ref_spec(s),
             None => (self.reference.clone(), self.hash.clone()),
         };
         let mut r = self.get_reference(&name).await?;
-        if let Some(h) = hash {
-            r.hash = h;
+        match hash {
+            Some(h) if h.contains(['*', '~', '^']) => {
+                // Nessie resolves relative parts on read: ask for any key and keep the
+                // effective reference it answers with.
+                let probe = [ContentKey {
+                    elements: vec!["lakehouse-kernel-resolve".to_string()],
+                }];
+                let pinned = self.with_reference(&name, Some(h.clone()));
+                match self
+                    .client()
+                    .get_contents(&ref_path(&name, Some(&h)), &probe)
+                    .await
+                {
+                    Ok(resp) => {
+                        r.hash = resp
+                            .effective_reference
+                            .and_then(|e| e.hash)
+                            .unwrap_or_default()
+                    }
+                    Err(e) => return Err(pinned.fail(e).await),
+                }
+            }
+            Some(h) => r.hash = h,
+            None => {}
         }
         Ok(r)
     }

@@ -49,7 +49,7 @@ mod config;
 mod error;
 mod model;
 
-pub use catalog::NessieCatalog;
+pub use catalog::{at_time, NessieCatalog};
 pub use config::NessieConfig;
 pub use error::{NessieError, Result};
 pub use model::{LogEntry, MergeOutcome, RefKind, Reference};

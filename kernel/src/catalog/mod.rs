@@ -10,6 +10,7 @@ mod embedded;
 mod provider;
 mod rest;
 mod scoped;
+pub mod versioned;
 
 pub use embedded::open_embedded;
 pub use lakehouse_nessie::NessieCatalog;

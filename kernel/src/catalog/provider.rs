@@ -9,10 +9,13 @@ use async_trait::async_trait;
 use datafusion::catalog::{CatalogProvider, SchemaProvider};
 use datafusion::datasource::TableProvider;
 use datafusion::error::{DataFusionError, Result as DFResult};
+use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
-use iceberg_datafusion::IcebergCatalogProvider;
+use iceberg_datafusion::{IcebergCatalogProvider, IcebergStaticTableProvider};
+use lakehouse_nessie::NessieCatalog;
 
 use super::scoped::ScopedCatalog;
+use super::versioned::{format_millis, RefPoint, SnapshotSel, TableSpec};
 use super::{namespace, schema_name};
 
 /// Schemas and their Iceberg tables, as last listed from the catalog.
@@ -38,6 +41,9 @@ type SessionObjects = BTreeMap<String, BTreeMap<String, Arc<dyn TableProvider>>>
 struct Shared {
     /// Swapped by `USE REFERENCE` (a Nessie catalog pinned to another ref).
     catalog: RwLock<Arc<dyn Catalog>>,
+    /// The same catalog as a Nessie catalog, when it is one: `t@ref` / `t#hash` names derive
+    /// other references from it.
+    nessie: RwLock<Option<NessieCatalog>>,
     listing: RwLock<Listing>,
     /// Views and other session-only objects, per schema; they shadow nothing in the catalog.
     session: RwLock<SessionObjects>,
@@ -61,11 +67,13 @@ pub struct LakehouseCatalog {
 }
 
 impl LakehouseCatalog {
-    /// Wraps `catalog`; call [`refresh`](Self::refresh) before planning statements.
-    pub fn new(catalog: Arc<dyn Catalog>) -> Self {
+    /// Wraps `catalog` (`nessie` is the same catalog when it is a Nessie one); call
+    /// [`refresh`](Self::refresh) before planning statements.
+    pub fn new(catalog: Arc<dyn Catalog>, nessie: Option<NessieCatalog>) -> Self {
         LakehouseCatalog {
             shared: Arc::new(Shared {
                 catalog: RwLock::new(catalog),
+                nessie: RwLock::new(nessie),
                 listing: RwLock::new(Listing::default()),
                 session: RwLock::new(BTreeMap::new()),
                 epoch: Arc::new(AtomicU64::new(0)),
@@ -78,9 +86,10 @@ impl LakehouseCatalog {
         self.shared.catalog.read().expect("catalog lock").clone()
     }
 
-    /// Reads and writes go to `catalog` from now on (e.g. another Nessie reference).
-    pub fn set_iceberg(&self, catalog: Arc<dyn Catalog>) {
-        *self.shared.catalog.write().expect("catalog lock") = catalog;
+    /// Reads and writes go to `nessie` (another reference of the Nessie catalog) from now on.
+    pub fn use_nessie(&self, nessie: NessieCatalog) {
+        *self.shared.catalog.write().expect("catalog lock") = Arc::new(nessie.clone());
+        *self.shared.nessie.write().expect("catalog lock") = Some(nessie);
     }
 
     /// Marks the start of a statement: table loads cached by an earlier statement expire.
@@ -204,35 +213,52 @@ impl SchemaProvider for LakehouseSchema {
         if let Some(t) = self.session_object(name) {
             return Ok(Some(t));
         }
-        // `t$snapshots` etc. are iceberg-datafusion metadata tables of `t`.
-        let base = name.split_once('$').map_or(name, |(b, _)| b);
-        let ns = namespace(&self.name);
-        let ident = TableIdent::new(ns, base.to_string());
-        let catalog = self.shared.catalog.read().expect("catalog lock").clone();
+        // `t$snapshots`, `t@dev`, `t#hash`, `t VERSION AS OF 5` (see `versioned`).
+        let spec = TableSpec::parse(name).map_err(DataFusionError::Plan)?;
+        let catalog = self.catalog_for(&spec)?;
+        let ident = TableIdent::new(namespace(&self.name), spec.table.clone());
         let scoped = Arc::new(ScopedCatalog::new(
             catalog,
-            ident,
+            ident.clone(),
             self.shared.epoch.clone(),
         ));
+        let unavailable = |e: iceberg::Error| {
+            DataFusionError::External(Box::new(CatalogUnavailable {
+                table: format!("{}.{}", self.name, spec.display()),
+                source: e,
+            }))
+        };
+        let not_found = |e: &iceberg::Error| {
+            matches!(
+                e.kind(),
+                ErrorKind::TableNotFound | ErrorKind::NamespaceNotFound
+            )
+        };
+        if let Some(sel) = spec.snapshot {
+            if spec.metadata.is_some() {
+                return Err(DataFusionError::Plan(format!(
+                    "{}: metadata tables show every snapshot already; drop VERSION/TIMESTAMP AS OF",
+                    spec.display()
+                )));
+            }
+            let table = match scoped.load_table(&ident).await {
+                Ok(t) => t,
+                Err(e) if not_found(&e) => return Ok(None),
+                Err(e) => return Err(unavailable(e)),
+            };
+            let id = snapshot_id(&table, sel, &format!("{}.{}", self.name, spec.table))?;
+            let provider = IcebergStaticTableProvider::try_new_from_table_snapshot(table, id)
+                .await
+                .map_err(unavailable)?;
+            return Ok(Some(Arc::new(provider)));
+        }
         let provider = match IcebergCatalogProvider::try_new(scoped).await {
             Ok(p) => p,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    ErrorKind::TableNotFound | ErrorKind::NamespaceNotFound
-                ) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => {
-                return Err(DataFusionError::External(Box::new(CatalogUnavailable {
-                    table: format!("{}.{}", self.name, base),
-                    source: e,
-                })))
-            }
+            Err(e) if not_found(&e) => return Ok(None),
+            Err(e) => return Err(unavailable(e)),
         };
         match provider.schema(&self.name) {
-            Some(schema) => schema.table(name).await,
+            Some(schema) => schema.table(&spec.provider_name()).await,
             None => Ok(None),
         }
     }
@@ -262,6 +288,89 @@ impl SchemaProvider for LakehouseSchema {
 
     fn table_exist(&self, name: &str) -> bool {
         self.session_object(name).is_some() || self.in_listing(name)
+    }
+}
+
+impl LakehouseSchema {
+    /// The catalog a table name reads from: the session's, or another Nessie reference.
+    fn catalog_for(&self, spec: &TableSpec) -> DFResult<Arc<dyn Catalog>> {
+        if !spec.has_ref() {
+            return Ok(self.shared.catalog.read().expect("catalog lock").clone());
+        }
+        let nessie = self.shared.nessie.read().expect("catalog lock").clone();
+        let Some(nessie) = nessie else {
+            return Err(DataFusionError::Plan(format!(
+                "{}: table names with @branch or #commit need the Nessie catalog \
+                 (set NESSIE_URI); this catalog has no branches",
+                spec.display()
+            )));
+        };
+        let reference = spec
+            .reference
+            .clone()
+            .unwrap_or_else(|| nessie.reference().to_string());
+        let hash = match &spec.point {
+            Some(RefPoint::Hash(h)) => Some(h.clone()),
+            Some(RefPoint::Time(ms)) => Some(lakehouse_nessie::at_time(*ms)),
+            // `t@dev` reads dev's HEAD even when the session is pinned to a commit of main.
+            None if spec.reference.is_some() => None,
+            None => nessie.pinned_hash().map(str::to_string),
+        };
+        Ok(Arc::new(nessie.with_reference(&reference, hash)))
+    }
+}
+
+/// The snapshot `sel` picks, or an error that lists the snapshots there are.
+fn snapshot_id(table: &Table, sel: SnapshotSel, name: &str) -> DFResult<i64> {
+    let meta = table.metadata();
+    let mut snaps: Vec<_> = meta.snapshots().collect();
+    snaps.sort_by_key(|s| s.timestamp_ms());
+    let listed = || {
+        let shown: Vec<String> = snaps
+            .iter()
+            .rev()
+            .take(10)
+            .map(|s| format!("{} ({})", s.snapshot_id(), format_millis(s.timestamp_ms())))
+            .collect();
+        if shown.is_empty() {
+            "none: the table has no data yet".to_string()
+        } else {
+            format!(
+                "{} (newest first; all in {name}$snapshots)",
+                shown.join(", ")
+            )
+        }
+    };
+    match sel {
+        SnapshotSel::Id(id) => match meta.snapshot_by_id(id) {
+            Some(_) => Ok(id),
+            None => Err(DataFusionError::Plan(format!(
+                "table {name} has no snapshot {id}; snapshots: {}",
+                listed()
+            ))),
+        },
+        SnapshotSel::Time(ms) => {
+            // The snapshot that was current then: the newest one of the table's history
+            // (its snapshot log) at or before `ms`, as Spark's TIMESTAMP AS OF does.
+            let from_log = meta
+                .history()
+                .iter()
+                .filter(|l| l.timestamp_ms <= ms)
+                .max_by_key(|l| l.timestamp_ms)
+                .map(|l| l.snapshot_id);
+            let from_snapshots = snaps
+                .iter()
+                .rev()
+                .find(|s| s.timestamp_ms() <= ms)
+                .map(|s| s.snapshot_id());
+            from_log.or(from_snapshots).ok_or_else(|| {
+                DataFusionError::Plan(format!(
+                    "table {name} had no snapshot at {}; snapshots: {}",
+                    format_millis(ms),
+                    listed()
+                ))
+            })
+        }
     }
 }
 

@@ -151,8 +151,17 @@ impl Catalog for ScopedCatalog {
     }
 
     async fn update_table(&self, commit: TableCommit) -> Result<Table> {
-        let t = self.inner.update_table(commit).await?;
-        *self.loaded.lock().await = Some((self.epoch.load(Ordering::Acquire), t.clone()));
-        Ok(t)
+        match self.inner.update_table(commit).await {
+            Ok(t) => {
+                *self.loaded.lock().await = Some((self.epoch.load(Ordering::Acquire), t.clone()));
+                Ok(t)
+            }
+            Err(e) => {
+                // Another writer moved the table: iceberg's commit retry reloads it through
+                // `load_table` and must see the new state, not this statement's cached one.
+                *self.loaded.lock().await = None;
+                Err(e)
+            }
+        }
     }
 }

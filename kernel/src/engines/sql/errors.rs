@@ -26,7 +26,7 @@ impl CellError {
         }
     }
 
-    fn with_context(mut self, lines: Vec<String>) -> Self {
+    pub fn with_context(mut self, lines: Vec<String>) -> Self {
         self.traceback.extend(lines);
         self
     }
@@ -75,6 +75,7 @@ pub fn from_datafusion(
     }
     let msg = strip_prefixes(&e.strip_backtrace());
     if let Some(name) = missing_table(&msg) {
+        let name = crate::catalog::versioned::humanize(&name);
         return unknown_table(&name, &catalog.listing()).with_context(statement_context(piece));
     }
     let ename = match root {
@@ -86,7 +87,8 @@ pub fn from_datafusion(
         DataFusionError::External(_) => "CatalogError",
         _ => "ExecutionError",
     };
-    CellError::new(ename, msg).with_context(statement_context(piece))
+    CellError::new(ename, crate::catalog::versioned::humanize(&msg))
+        .with_context(statement_context(piece))
 }
 
 /// A failed catalog call, naming the object.
@@ -102,6 +104,16 @@ pub fn unknown_table(name: &str, listing: &Listing) -> CellError {
         .unwrap_or(name)
         .to_string();
     let bare = wanted.rsplit('.').next().unwrap_or(&wanted).to_string();
+    if bare.contains(['@', '#']) {
+        // Another reference: the session's listing says nothing about it.
+        return CellError::new(
+            "TableNotFound",
+            format!(
+                "table {wanted} does not exist there; check the table and reference names \
+                 (LIST REFERENCES shows references; USE REFERENCE <ref> then SHOW TABLES shows a reference's tables)"
+            ),
+        );
+    }
     let mut ranked: Vec<(usize, String)> = all
         .iter()
         .map(|t| {
@@ -156,7 +168,8 @@ pub fn unknown_schema(name: &str, catalog: &LakehouseCatalog) -> CellError {
     )
 }
 
-fn statement_context(piece: &Piece) -> Vec<String> {
+/// The first line of the statement, for the traceback.
+pub fn statement_context(piece: &Piece) -> Vec<String> {
     let first = piece.text.lines().next().unwrap_or("");
     let more = if piece.text.lines().nth(1).is_some() {
         " …"

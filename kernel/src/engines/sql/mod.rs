@@ -7,6 +7,7 @@ mod assist;
 mod errors;
 pub mod refs;
 pub mod split;
+mod travel;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -75,7 +76,7 @@ impl SqlEngine {
     /// Opens the configured catalog and builds the session.
     pub async fn new(settings: Settings) -> Result<Self, String> {
         let opened = catalog::open(&settings).await?;
-        let catalog = LakehouseCatalog::new(opened.catalog);
+        let catalog = LakehouseCatalog::new(opened.catalog, opened.nessie.clone());
         // A catalog that cannot be listed now (Nessie down) is not fatal: every statement
         // that names tables lists it again, and says what failed.
         if let Err(e) = catalog.refresh().await {
@@ -159,6 +160,19 @@ impl SqlEngine {
             let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
             return self.run_ref_statement(stmt, out).await;
         }
+        let folded;
+        let piece = match travel::rewrite(&piece.text).map_err(|m| {
+            CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+        })? {
+            std::borrow::Cow::Borrowed(_) => piece,
+            std::borrow::Cow::Owned(text) => {
+                folded = Piece {
+                    text,
+                    ..piece.clone()
+                };
+                &folded
+            }
+        };
         let statement = self.parse(cell, piece)?;
         self.catalog.next_statement();
         let state = self.ctx.state();

@@ -14,6 +14,7 @@ use lakehouse_nessie::{NessieCatalog, RefKind};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::{CellError, Output, SqlEngine, TableOutput};
+use crate::catalog::versioned::{self, RefPoint};
 
 /// One branch/tag statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,7 +53,7 @@ pub enum RefStatement {
 
 /// The statement grammar, shown when a statement starts like one but does not parse.
 pub const GRAMMAR: &str = "CREATE BRANCH|TAG [IF NOT EXISTS] name [FROM ref]; \
-DROP BRANCH|TAG [IF EXISTS] name; USE REFERENCE|BRANCH|TAG name [AT hash]; \
+DROP BRANCH|TAG [IF EXISTS] name; USE REFERENCE|BRANCH|TAG name [AT hash|[TIMESTAMP] 'ts']; \
 MERGE BRANCH [name] [INTO branch]; ASSIGN BRANCH|TAG name [TO ref[@hash]]; \
 LIST REFERENCES; SHOW REFERENCE; SHOW LOG [ref] [LIMIT n] (each may end with IN <catalog>)";
 
@@ -196,7 +197,14 @@ impl Parser {
                 self.pos += 1;
                 let name = self.name("a reference name")?;
                 let at = if self.eat("AT") {
-                    Some(self.name("a commit hash after AT")?)
+                    // `AT TIMESTAMP '2025-01-16 10:00:00'`, `AT '2025-01-16T10:00:00Z'` or
+                    // `AT <hash>`; the value decides which when TIMESTAMP is left out.
+                    let timestamp = self.eat("TIMESTAMP");
+                    let v = self.name("a commit hash or timestamp after AT")?;
+                    if timestamp {
+                        crate::catalog::versioned::parse_timestamp(&v)?;
+                    }
+                    Some(v)
                 } else {
                     None
                 };
@@ -266,7 +274,7 @@ fn tokenize(text: &str) -> Vec<String> {
     while let Some(&c) = chars.peek() {
         if c.is_whitespace() {
             chars.next();
-        } else if c == '`' || c == '"' {
+        } else if c == '`' || c == '"' || c == '\'' {
             chars.next();
             let mut w = String::new();
             for d in chars.by_ref() {
@@ -303,8 +311,9 @@ impl SqlEngine {
         let Some(base) = &self.nessie else {
             return Err(CellError::new(
                 "NotSupported",
-                "branches and tags need a Nessie catalog; the embedded catalog has none. \
-                 Set NESSIE_URI (and LAKEHOUSE_WAREHOUSE) and restart the kernel",
+                "branches and tags need the Nessie catalog; this session's catalog has none. \
+                 Set NESSIE_URI (and LAKEHOUSE_WAREHOUSE; LAKEHOUSE_CATALOG=nessie if it is set) \
+                 and restart the kernel",
             ));
         };
         let current = self.current_catalog(base);
@@ -366,13 +375,37 @@ impl SqlEngine {
             }
             RefStatement::Use { name, at } => {
                 let r = current.get_reference(&name).await.map_err(fail)?;
-                let pinned = base.with_reference(&r.name, at.clone());
-                self.catalog.set_iceberg(Arc::new(pinned));
-                *self.active_ref.lock().expect("ref lock") = Some((r.name.clone(), at.clone()));
+                let point = at
+                    .as_deref()
+                    .map(versioned::parse_point)
+                    .transpose()
+                    .map_err(|m| CellError::new("SyntaxError", m))?;
+                let (hash, when) = match point {
+                    None => (None, None),
+                    Some(RefPoint::Hash(h)) => (Some(h), None),
+                    Some(RefPoint::Time(ms)) => {
+                        // Pin the commit that was HEAD then, so the session does not drift.
+                        let spec = format!("{}@{}", r.name, lakehouse_nessie::at_time(ms));
+                        let c = current.resolve(Some(&spec)).await.map_err(fail)?;
+                        (Some(c.hash), Some(ms))
+                    }
+                };
+                let pinned = base.with_reference(&r.name, hash.clone());
+                self.catalog.use_nessie(pinned);
+                *self.active_ref.lock().expect("ref lock") = Some((r.name.clone(), hash.clone()));
                 let _ = self.catalog.refresh().await;
-                match at {
-                    Some(h) => format!("Using {} {} at commit {h} (read-only)", r.kind, r.name),
-                    None => format!("Using {r}"),
+                match (hash, when) {
+                    (Some(h), Some(ms)) => format!(
+                        "Using {} {} as of {} = commit {} (read-only)",
+                        r.kind,
+                        r.name,
+                        versioned::format_millis(ms),
+                        short(&h)
+                    ),
+                    (Some(h), None) => {
+                        format!("Using {} {} at commit {h} (read-only)", r.kind, r.name)
+                    }
+                    _ => format!("Using {r}"),
                 }
             }
             RefStatement::Merge { from, into } => {
@@ -575,6 +608,17 @@ mod tests {
                 to: Some("main@abcd".into())
             }
         );
+        assert_eq!(
+            ok("USE REFERENCE main AT TIMESTAMP '2025-01-16 10:00:00' IN lakehouse"),
+            RefStatement::Use {
+                name: "main".into(),
+                at: Some("2025-01-16 10:00:00".into())
+            }
+        );
+        assert!(parse("USE REFERENCE main AT TIMESTAMP 'soon'")
+            .unwrap()
+            .unwrap_err()
+            .contains("not a timestamp"));
         assert_eq!(ok("LIST REFERENCES"), RefStatement::List);
         assert_eq!(ok("SHOW REFERENCE IN lakehouse"), RefStatement::Show);
         assert_eq!(
