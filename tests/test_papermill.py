@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,7 @@ def test_inspect_reads_the_parameters_cell(translator):
 # -- end to end: the papermill CLI and the real kernel ----------------------------------------
 
 PARAMETERS_CELL = "SET num_events = 5;"
+QUERY = "SELECT $num_events AS n, $database_name AS db, arrow_typeof($num_events) AS t"
 INJECTED = ["-- Parameters", "SET num_events = 100;", "SET database_name = 'demo''2';"]
 
 
@@ -137,7 +139,7 @@ def papermill_run(tmp_path_factory, kernel_binary):  # noqa: ARG001
     nb.metadata["language_info"] = {"name": "sql"}
     params = nbformat.v4.new_code_cell(PARAMETERS_CELL)
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell("SELECT 1 AS one")]
+    nb.cells = [params, nbformat.v4.new_code_cell(QUERY)]
     src, out = tmp / "in.ipynb", tmp / "out.ipynb"
     nbformat.write(nb, src)
     cmd = [str(_papermill_cli()), str(src), str(out), "-p", "num_events", "100", "-p", "database_name", "demo'2",
@@ -159,28 +161,19 @@ def test_papermill_injects_set_statements(papermill_run):
     assert nb.metadata.papermill.parameters == {"num_events": 100, "database_name": "demo'2"}
 
 
-# What the kernel says for `SET x = ...` while it does not yet support session parameters
-# (DataFusion's own SET handling only knows `datafusion.*` config keys).
-_SET_UNSUPPORTED = ("could not find config namespace", "unrecognized configuration", "invalid configuration key")
-
-
 def test_papermill_runs_the_notebook_on_the_kernel(papermill_run):
     proc, nb = papermill_run
     errors = [
         (c, o) for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"
     ]
-    if proc.returncode != 0:
-        # The notebook's own `parameters` cell runs first, then the injected one: both are SETs.
-        set_tags = {"parameters", "injected-parameters"}
-        set_errors = [o for c, o in errors if set_tags & set(c.metadata.get("tags", []))]
-        text = " ".join(f"{o.get('ename', '')}: {o.get('evalue', '')}" for o in set_errors).lower()
-        if set_errors and len(set_errors) == len(errors) and any(s in text for s in _SET_UNSUPPORTED):
-            pytest.xfail(f"follow-up: the kernel does not run `SET name = <literal>` yet: {text[:300]}")
     assert proc.returncode == 0, f"papermill failed:\n{proc.stderr[-4000:]}"
     assert not errors, [o for _, o in errors]
     last = nb.cells[-1]
-    assert last.source == "SELECT 1 AS one"
+    assert last.source == QUERY
     results = [o for o in last.outputs if o.output_type == "execute_result"]
     assert len(results) == 1, [o.output_type for o in last.outputs]
-    assert "one" in results[0].data["text/html"]
-    assert "<table" in results[0].data["text/html"]
+    html = results[0].data["text/html"]
+    assert "<table" in html
+    # The injected values won over the notebook's defaults, typed, quote intact.
+    cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, flags=re.S)]
+    assert [re.sub(r"<[^>]+>", "", c) for c in cells] == ["100", "demo&#39;2", "Int64"], cells

@@ -5,6 +5,7 @@
 
 mod assist;
 mod errors;
+pub mod params;
 pub mod refs;
 pub mod split;
 mod travel;
@@ -70,6 +71,8 @@ pub struct SqlEngine {
     nessie: Option<catalog::NessieCatalog>,
     /// The reference `USE REFERENCE` switched to: (name, pinned hash).
     active_ref: std::sync::Mutex<Option<(String, Option<String>)>>,
+    /// `SET name = value` parameters (`$name`, `${name}`).
+    params: params::Params,
 }
 
 impl SqlEngine {
@@ -99,6 +102,7 @@ impl SqlEngine {
             display: std::sync::Mutex::new(display),
             nessie: opened.nessie,
             active_ref: std::sync::Mutex::new(None),
+            params: params::Params::default(),
         })
     }
 
@@ -156,6 +160,35 @@ impl SqlEngine {
             refs::send_table(out, started, &["setting", "value"], rows);
             return Ok(());
         }
+        if params::is_show_parameters(&piece.text) {
+            let rows = self
+                .params
+                .all()
+                .into_iter()
+                .map(|(name, v)| vec![name, v.data_type().to_string(), params::show(&v)])
+                .collect();
+            refs::send_table(out, started, &["parameter", "type", "value"], rows);
+            return Ok(());
+        }
+        if let Some(set) = params::parse_set(&piece.text) {
+            let (name, expr) = set.map_err(|m| {
+                CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+            })?;
+            return self.set_parameter(&name, &expr, cell, piece, out).await;
+        }
+        let substituted;
+        let piece = match params::substitute(&piece.text, &self.params).map_err(|m| {
+            CellError::new("ParameterError", m).with_context(errors::statement_context(piece))
+        })? {
+            std::borrow::Cow::Borrowed(_) => piece,
+            std::borrow::Cow::Owned(text) => {
+                substituted = Piece {
+                    text,
+                    ..piece.clone()
+                };
+                &substituted
+            }
+        };
         if let Some(stmt) = refs::parse(&piece.text) {
             let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
             return self.run_ref_statement(stmt, out).await;
@@ -173,7 +206,10 @@ impl SqlEngine {
                 &folded
             }
         };
-        let statement = self.parse(cell, piece)?;
+        let mut statement = self.parse(cell, piece)?;
+        if piece.text.contains('$') {
+            params::nest_insert_placeholders(&mut statement);
+        }
         self.catalog.next_statement();
         let state = self.ctx.state();
         let refs = state
@@ -189,6 +225,7 @@ impl SqlEngine {
             .statement_to_plan(statement)
             .await
             .map_err(|e| errors::from_datafusion(e, cell, piece, &self.catalog))?;
+        let plan = self.bind_parameters(plan, cell, piece)?;
         let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(c)) => {
@@ -233,6 +270,93 @@ impl SqlEngine {
                 Ok(())
             }
         }
+    }
+
+    /// Binds `$name` placeholders to the session's parameters as typed literals.
+    fn bind_parameters(
+        &self,
+        plan: LogicalPlan,
+        cell: &str,
+        piece: &Piece,
+    ) -> Result<LogicalPlan, CellError> {
+        let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
+        let names = plan.get_parameter_names().map_err(fail)?;
+        if names.is_empty() {
+            return Ok(plan);
+        }
+        let mut values = HashMap::new();
+        for id in names {
+            let key = id.trim_start_matches('$');
+            match self.params.get(&key.to_ascii_lowercase()) {
+                Some(v) => {
+                    values.insert(key.to_string(), v);
+                }
+                None if key.chars().all(|c| c.is_ascii_digit()) => {
+                    return Err(CellError::new(
+                        "ParameterError",
+                        format!("positional parameter {id} has no value here; name it: SET x = …, then use $x"),
+                    ))
+                }
+                None => {
+                    return Err(CellError::new(
+                        "ParameterError",
+                        format!(
+                            "parameter {id} is not set ({}); set it with SET {key} = …",
+                            self.params.names()
+                        ),
+                    )
+                    .with_context(errors::statement_context(piece)))
+                }
+            }
+        }
+        plan.with_param_values(values).map_err(fail)
+    }
+
+    /// `SET name = expr`: evaluates `expr` once (it may use other parameters) and keeps it.
+    async fn set_parameter(
+        &self,
+        name: &str,
+        expr: &str,
+        cell: &str,
+        piece: &Piece,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
+        let plan = self
+            .ctx
+            .state()
+            .create_logical_plan(&format!("SELECT {expr}"))
+            .await
+            .map_err(fail)?;
+        let plan = self.bind_parameters(plan, cell, piece)?;
+        let batches = self
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(fail)?
+            .collect()
+            .await
+            .map_err(fail)?;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        let batch = batches.iter().find(|b| b.num_rows() > 0);
+        let value = match (rows, batch) {
+            (1, Some(b)) if b.num_columns() == 1 => {
+                datafusion::scalar::ScalarValue::try_from_array(b.column(0), 0).map_err(fail)?
+            }
+            _ => {
+                return Err(CellError::new(
+                    "ParameterError",
+                    format!("SET {name} needs one value; '{expr}' gives {rows} rows"),
+                ))
+            }
+        };
+        let _ = out.send(Output::Message(format!(
+            "{name} = {} ({})",
+            params::show(&value),
+            value.data_type()
+        )));
+        self.params.set(name, value);
+        Ok(())
     }
 
     fn parse(&self, cell: &str, piece: &Piece) -> Result<Statement, CellError> {
