@@ -139,10 +139,6 @@ def test_a_second_kernel_sees_the_same_catalog(tmp_path: Path, rest_server: Rest
         b.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "kernel/src/catalog/scoped.rs: ScopedCatalog::load_table returns the table cached for the "
-    "statement, so iceberg-rust's commit retry after a 409 re-applies the append on the same stale "
-    "base and fails with CatalogCommitConflicts; the cache has to be dropped when update_table fails"))
 def test_two_kernels_appending_at_once(tmp_path: Path, rest_server: RestServer) -> None:
     """Concurrent commits: the loser's 409 is retried by iceberg-rust, so no append is lost."""
     import threading

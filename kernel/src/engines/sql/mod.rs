@@ -571,9 +571,16 @@ impl SqlEngine {
             .map_err(|m| CellError::new("TypeError", format!("cannot create table {name}: {m}")))?;
         let schema_ice = arrow_schema_to_schema_auto_assign_ids(&arrow)
             .map_err(|e| errors::catalog(&format!("cannot create table {name}"), e))?;
+        // Notebooks of a team append to shared tables at the same time; Iceberg's default of
+        // 4 commit retries gives up too early under that contention (Java reads the same key).
+        let properties = HashMap::from([(
+            "commit.retry.num-retries".to_string(),
+            "10".to_string(),
+        )]);
         let creation = TableCreation::builder()
             .name(table.to_string())
             .schema(schema_ice)
+            .properties(properties)
             .build();
         cat.create_table(&ns, creation)
             .await
