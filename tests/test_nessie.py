@@ -344,3 +344,23 @@ def test_merge_conflict_names_the_table_and_leaves_the_target(nessie_kernel: Ker
     run = k.ok(f"SELECT x FROM {s}.t ORDER BY x")
     assert [cell(run, 0), cell(run, 1)] == ["1", "3"], plain(run)
     k.ok(f"DROP BRANCH {dev}")
+
+
+def test_nessie_with_a_local_warehouse(tmp_path: Path, lakehouse_env: dict[str, str]) -> None:
+    warehouse = tmp_path / "warehouse"
+    env = {k: v for k, v in lakehouse_env.items() if k.startswith("NESSIE_") and k not in ("NESSIE_ICEBERG_URI", "NESSIE_WAREHOUSE")}
+    k = Kernel(tmp_path / "home", LAKEHOUSE_WAREHOUSE=str(warehouse), **env)
+    s = ns()
+    try:
+        k.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (x BIGINT, y STRING)")
+        k.ok(f"INSERT INTO {s}.t VALUES (1, 'a'), (2, 'b')")
+        run = k.ok(f"SELECT sum(x) AS total FROM {s}.t")
+        assert cell(run) == "3", plain(run)
+        files = [p.name for p in warehouse.rglob("*")]
+        assert any(f.endswith(".parquet") for f in files), files
+        assert any(f.endswith(".metadata.json") for f in files), files
+        k.ok(f"DROP TABLE {s}.t")
+        run = k.execute(f"SELECT * FROM {s}.t")
+        assert run.status == "error" and run.error["ename"] == "TableNotFound"
+    finally:
+        k.close()
