@@ -46,7 +46,7 @@ def test_tables_on_s3_through_nessie(nessie_kernel: Kernel, s3_server) -> None:
     assert row == ["3", "4.0"], text
     assert "ref main" in text, text
     # The data files really are on the S3 server.
-    keys = s3_server.client().list_keys(s3_server.bucket, prefix=f"warehouse/{s}/events/")
+    keys = s3_server.client().list_keys(s3_server.bucket, prefix=f"warehouse/{s}/events_")
     assert any(key.endswith(".parquet") for key in keys), keys
     assert any(key.endswith(".metadata.json") for key in keys), keys
     k.ok(f"DROP TABLE {s}.events")

@@ -315,14 +315,6 @@ def test_spark_lists_the_kernels_snapshots(spark: SparkSQL, kernel: Kernel, lake
     assert spark.sql(f"SELECT count(*) FROM nessie.{s}.t.snapshots").rows == [[4]]
 
 
-COUNT_STAR_ON_METADATA_TABLE = (
-    "kernel bug, not interop: SELECT count(*) FROM ns.`t$snapshots` fails with ExecutionError "
-    "'Internal error: Physical input schema should be the same as the one converted from logical "
-    "input schema. Differences: Different number of fields: (physical) 6 vs (logical) 0.' "
-    "(the metadata table's scan ignores the empty projection count(*) asks for)")
-
-
-@pytest.mark.xfail(strict=True, reason=COUNT_STAR_ON_METADATA_TABLE)
 def test_count_star_of_snapshots_matches_spark(spark: SparkSQL, kernel: Kernel) -> None:
     s = ns()
     kernel.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (id BIGINT); INSERT INTO {s}.t VALUES (1); "
@@ -411,19 +403,8 @@ def test_ids_in_content_follow_evolution_from_spark(spark: SparkSQL, kernel: Ker
 
 
 JAVA_GC_DEFAULTS = {"gc.enabled": "false", "write.metadata.delete-after-commit.enabled": "false"}
-GC_PROPERTIES_MISSING = (
-    "kernel-created tables lack the table properties Java's NessieCatalog gives every new table "
-    "(its catalog defaults table-default.gc.enabled=false and "
-    "table-default.write.metadata.delete-after-commit.enabled=false): the kernel's metadata JSON has no "
-    "'properties' at all. Spark then logs 'WARN NessieUtil: The Iceberg property 'gc.enabled' and/or "
-    "'write.metadata.delete-after-commit.enabled' is enabled on table '<ns>.<t>' in NessieCatalog. This "
-    "will likely make data in other Nessie branches and tags and in earlier, historical Nessie commits "
-    "inaccessible.' and CALL nessie.system.expire_snapshots(...) on a kernel table runs (it deleted a "
-    "manifest list here) where on Java's tables it fails with ValidationException 'Cannot expire "
-    "snapshots: GC is disabled (deleting files may corrupt other tables)'")
 
 
-@pytest.mark.xfail(strict=True, reason=GC_PROPERTIES_MISSING)
 def test_kernel_tables_get_javas_gc_defaults(spark: SparkSQL, kernel: Kernel, lakehouse_env, s3_server) -> None:
     s = ns()
     spark.sql(f"CREATE NAMESPACE nessie.{s}")

@@ -76,6 +76,12 @@ fn dotted(elements: &[String]) -> String {
     elements.join(".")
 }
 
+/// Table properties Java's NessieCatalog gives every new table.
+const JAVA_TABLE_DEFAULTS: [(&str, &str); 2] = [
+    ("gc.enabled", "false"),
+    ("write.metadata.delete-after-commit.enabled", "false"),
+];
+
 /// The relative commit spec for "HEAD of the reference at `epoch_millis`", usable wherever a
 /// hash is (`with_reference(name, Some(at_time(ms)))`, `resolve(Some("main@*…"))`).
 pub fn at_time(epoch_millis: i64) -> String {
@@ -529,19 +535,30 @@ impl NessieCatalog {
             Some(Content::Namespace { properties, .. }) => properties.clone(),
             _ => return Err(self.namespace_not_found(ns).await),
         };
+        // As Java's NessieCatalog: tables of the same name on different branches are different
+        // tables, so each gets its own directory (`name_<uuid>`).
+        let unique = format!("{}_{}", ident.name(), uuid::Uuid::new_v4().simple());
         let location = match creation.location.take() {
             Some(l) => l.trim_end_matches('/').to_string(),
             None => match ns_props.get(NAMESPACE_LOCATION) {
-                Some(l) => format!("{}/{}", l.trim_end_matches('/'), ident.name()),
+                Some(l) => format!("{}/{unique}", l.trim_end_matches('/')),
                 None => format!(
-                    "{}/{}/{}",
+                    "{}/{}/{unique}",
                     self.shared.warehouse,
                     ns.as_ref().join("/"),
-                    ident.name()
                 ),
             },
         };
         creation.location = Some(location.clone());
+        // Java's NessieCatalog defaults: files may still be referenced from other branches,
+        // tags and older commits, so Iceberg's own snapshot expiry and metadata clean-up must
+        // not delete them (Nessie GC does that). Spark refuses expire_snapshots on such tables.
+        for (key, value) in JAVA_TABLE_DEFAULTS {
+            creation
+                .properties
+                .entry(key.to_string())
+                .or_insert_with(|| value.to_string());
+        }
         let metadata = TableMetadataBuilder::from_table_creation(creation)?
             .build()?
             .metadata;

@@ -231,10 +231,21 @@ async fn lifecycle(cat: NessieCatalog) {
 
     let table = create_table(&cat, &ns, "events").await;
     let ident = table.identifier().clone();
-    assert!(table.metadata_location().unwrap().starts_with(&format!(
-        "{}/{ns_name}/events/metadata/00000-",
-        cat.warehouse()
-    )));
+    // `events_<uuid>`, as Java's NessieCatalog places tables.
+    let ml = table.metadata_location().unwrap();
+    let dir = ml
+        .strip_prefix(&format!("{}/{ns_name}/events_", cat.warehouse()))
+        .unwrap_or_else(|| panic!("unexpected location {ml}"));
+    assert!(dir.split('/').nth(1) == Some("metadata"), "{ml}");
+    assert!(dir.split('/').nth(2).unwrap().starts_with("00000-"), "{ml}");
+    let props = table.metadata().properties();
+    assert_eq!(props.get("gc.enabled").map(String::as_str), Some("false"));
+    assert_eq!(
+        props
+            .get("write.metadata.delete-after-commit.enabled")
+            .map(String::as_str),
+        Some("false")
+    );
     assert!(cat.table_exists(&ident).await.unwrap());
     assert_eq!(cat.list_tables(&ns).await.unwrap(), vec![ident.clone()]);
     let err = cat

@@ -7,6 +7,7 @@
 //! statement that names tables, and load tables from the catalog on every lookup.
 
 mod embedded;
+mod metadata;
 mod provider;
 mod rest;
 mod scoped;

@@ -14,6 +14,7 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use iceberg_datafusion::{IcebergCatalogProvider, IcebergStaticTableProvider};
 use lakehouse_nessie::NessieCatalog;
 
+use super::metadata::ProjectedMetadataTable;
 use super::scoped::ScopedCatalog;
 use super::versioned::{format_millis, RefPoint, SnapshotSel, TableSpec};
 use super::{namespace, schema_name};
@@ -257,10 +258,16 @@ impl SchemaProvider for LakehouseSchema {
             Err(e) if not_found(&e) => return Ok(None),
             Err(e) => return Err(unavailable(e)),
         };
-        match provider.schema(&self.name) {
-            Some(schema) => schema.table(&spec.provider_name()).await,
-            None => Ok(None),
-        }
+        let table = match provider.schema(&self.name) {
+            Some(schema) => schema.table(&spec.provider_name()).await?,
+            None => None,
+        };
+        Ok(match table {
+            Some(t) if spec.metadata.is_some() => {
+                Some(Arc::new(ProjectedMetadataTable::new(t)) as Arc<dyn TableProvider>)
+            }
+            t => t,
+        })
     }
 
     fn register_table(
