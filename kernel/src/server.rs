@@ -15,7 +15,7 @@ use jupyter_protocol::{
     ExecuteInput, ExecuteReply, ExecuteRequest, ExecuteResult, ExecutionCount, HelpLink,
     HistoryEntry, HistoryReply, HistoryRequest, InspectReply, InterruptReply, IsCompleteReply,
     JupyterMessageContent, KernelInfoReply, LanguageInfo, Media, MediaType, ReplyError,
-    ReplyStatus, ShutdownReply, Status, StreamContent,
+    ReplyStatus, ShutdownReply, Status, StreamContent, Transient, UpdateDisplayData,
 };
 use serde_json::{json, Map};
 use tokio::sync::{mpsc, watch};
@@ -559,8 +559,11 @@ impl Kernel {
                 .spawn(async move { engine.execute(&code, &tx).await })
         };
         *self.running.lock().expect("running lock") = Some(task.abort_handle());
-        let display = engine.display();
         let mut pending: Option<TableOutput> = None;
+        let mut chart: Option<lakehouse_render::ChartSpec> = None;
+        // Status lines of running statements: engine id → (display id, last text).
+        let mut progress: std::collections::HashMap<u64, (String, String)> = Default::default();
+        let started = std::time::Instant::now();
         while let Some(out) = rx.recv().await {
             if req.silent {
                 continue;
@@ -572,20 +575,62 @@ impl Kernel {
                 ),
                 Output::Table(t) => {
                     if let Some(prev) = pending.replace(t) {
-                        let data = render_table(&prev, display, engine.active_reference());
+                        // Display settings may change within the cell (SET lakehouse.max_rows).
+                        let data = render_table(&prev, engine.display(), engine.active_reference());
                         self.publish(Some(msg), DisplayData::new(data).into());
+                    }
+                }
+                Output::Chart(spec) => chart = Some(spec),
+                Output::Progress { id, text, done } => {
+                    self.show_progress(msg, &mut progress, id, text);
+                    if done {
+                        progress.remove(&id);
                     }
                 }
             }
         }
         let outcome = task.await;
         self.running.lock().expect("running lock").take();
+        // A statement stopped by an interrupt or an error never sent its last update.
+        let stopped = match &outcome {
+            Ok(Ok(())) => "Finished",
+            Err(e) if e.is_cancelled() => "Interrupted",
+            _ => "Stopped by an error",
+        };
+        for (id, (_, last)) in progress.clone() {
+            let rest = last.split_once(" · ").map_or("", |(_, r)| r);
+            let text = format!(
+                "{stopped} after {:.1} s · {rest}",
+                started.elapsed().as_secs_f64()
+            );
+            self.show_progress(msg, &mut progress, id, text);
+        }
+        let mut chart_error = None;
         if let Some(last) = pending {
-            let data = render_table(&last, display, engine.active_reference());
+            let mut data = render_table(&last, engine.display(), engine.active_reference());
+            if let Some(spec) = &chart {
+                match lakehouse_render::render_chart(
+                    &last.schema,
+                    &last.batches,
+                    last.total_rows,
+                    spec,
+                )
+                .map(|json| serde_json::from_str::<serde_json::Value>(&json))
+                {
+                    // Vega-Lite first (JupyterLab draws it); the table stays as the fallback
+                    // for nbconvert and other front ends.
+                    Ok(Ok(spec)) => data.content.insert(0, MediaType::VegaLiteV5(spec)),
+                    Ok(Err(e)) => chart_error = Some(format!("the chart could not be built ({e})")),
+                    Err(e) => chart_error = Some(e),
+                }
+            }
             self.publish(
                 Some(msg),
                 ExecuteResult::new(ExecutionCount::new(count), data).into(),
             );
+        }
+        if let (Ok(Ok(())), Some(e)) = (&outcome, chart_error) {
+            return Err(CellError::new("ChartError", e));
         }
         match outcome {
             Ok(r) => r,
@@ -597,6 +642,38 @@ impl Kernel {
                 "InternalError",
                 format!("the SQL engine failed unexpectedly ({e}); the session is still usable. Please report this with the cell that caused it"),
             )),
+        }
+    }
+
+    /// Shows or updates the status line `id` of a running statement in place.
+    fn show_progress(
+        &self,
+        msg: &Incoming,
+        shown: &mut std::collections::HashMap<u64, (String, String)>,
+        id: u64,
+        text: String,
+    ) {
+        let data = Media::new(vec![
+            MediaType::Html(format!(
+                "<div class=\"lh-progress\" style=\"font-family:var(--jp-code-font-family,monospace);font-size:12px;color:var(--jp-ui-font-color2,#666)\">{}</div>",
+                html_escape(&text)
+            )),
+            MediaType::Plain(text.clone()),
+        ]);
+        match shown.get_mut(&id) {
+            Some((display_id, last)) => {
+                *last = text;
+                self.publish(Some(msg), UpdateDisplayData::new(data, display_id).into());
+            }
+            None => {
+                let display_id = format!("lakehouse-progress-{}", uuid::Uuid::new_v4().simple());
+                let mut d = DisplayData::new(data);
+                d.transient = Some(Transient {
+                    display_id: Some(display_id.clone()),
+                });
+                self.publish(Some(msg), d.into());
+                shown.insert(id, (display_id, text));
+            }
         }
     }
 
@@ -809,6 +886,12 @@ fn render_table(
     };
     let r = lakehouse_render::render_batches(&t.schema, &t.batches, t.total_rows, &opts);
     Media::new(vec![MediaType::Html(r.html), MediaType::Plain(r.plain)])
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 fn format_elapsed(d: Duration) -> String {

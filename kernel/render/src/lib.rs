@@ -38,6 +38,7 @@
 //! assert!(out.html.contains("<span class=\"lh-null\">null</span>"));
 //! ```
 
+mod chart;
 mod grid;
 mod html;
 mod plain;
@@ -46,6 +47,7 @@ mod types;
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
+pub use chart::{render_chart, ChartKind, ChartSpec, MAX_CHART_ROWS, MIME_VEGALITE};
 pub use types::sql_type_name;
 
 /// Default for [`RenderOptions::max_rows`].

@@ -5,7 +5,9 @@
 
 mod assist;
 mod errors;
+mod magic;
 pub mod params;
+mod progress;
 pub mod refs;
 pub mod split;
 mod travel;
@@ -42,6 +44,12 @@ pub enum Output {
     Message(String),
     /// A result set.
     Table(TableOutput),
+    /// The cell asked for its last result as a chart (`%%sql --chart …`); sent first.
+    Chart(lakehouse_render::ChartSpec),
+    /// A status line for a running statement: shown once it runs longer than
+    /// [`progress::FIRST_AFTER`], then updated in place under the same `id`; `done` is the
+    /// last update.
+    Progress { id: u64, text: String, done: bool },
 }
 
 /// The first rows of a result, and how many rows there were in all.
@@ -73,6 +81,8 @@ pub struct SqlEngine {
     active_ref: std::sync::Mutex<Option<(String, Option<String>)>>,
     /// `SET name = value` parameters (`$name`, `${name}`).
     params: params::Params,
+    /// Result tables sent so far (a chart needs one).
+    tables_sent: std::sync::atomic::AtomicUsize,
 }
 
 impl SqlEngine {
@@ -103,6 +113,7 @@ impl SqlEngine {
             nessie: opened.nessie,
             active_ref: std::sync::Mutex::new(None),
             params: params::Params::default(),
+            tables_sent: Default::default(),
         })
     }
 
@@ -133,21 +144,41 @@ impl SqlEngine {
         cell: &str,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
+        let (options, rest) = magic::parse(cell)?;
+        let cell = rest.as_deref().unwrap_or(cell);
         let parts = split::split(cell);
         if let Some(open) = parts.open {
             return Err(errors::unterminated(cell, open));
         }
+        // A chart shows more rows than a table: keep enough of each result for it.
+        let keep = match &options.chart {
+            Some(spec) => {
+                let _ = out.send(Output::Chart(spec.clone()));
+                self.display().max_rows.max(lakehouse_render::MAX_CHART_ROWS)
+            }
+            None => self.display().max_rows,
+        };
+        let before = self.tables_sent.load(std::sync::atomic::Ordering::Relaxed);
         for piece in &parts.pieces {
-            self.execute_piece(cell, piece, out).await?;
+            self.execute_piece(cell, piece, out, keep).await?;
+        }
+        let produced_table = self.tables_sent.load(std::sync::atomic::Ordering::Relaxed) != before;
+        if options.chart.is_some() && !produced_table {
+            return Err(CellError::new(
+                "ChartError",
+                "nothing to chart: no statement of the cell returned rows; end the cell with a SELECT",
+            ));
         }
         Ok(())
     }
 
+    /// Runs one statement, keeping at most `keep` rows of its result.
     async fn execute_piece(
         &self,
         cell: &str,
         piece: &Piece,
         out: &UnboundedSender<Output>,
+        keep: usize,
     ) -> Result<(), CellError> {
         let started = Instant::now();
         if is_show_settings(&piece.text) {
@@ -158,6 +189,18 @@ impl SqlEngine {
                 .map(|r| vec![r.env.to_string(), r.value])
                 .collect();
             refs::send_table(out, started, &["setting", "value"], rows);
+            return Ok(());
+        }
+        if let Some(set) = display_setting(&piece.text) {
+            let (key, value) = set.map_err(|m| CellError::new("SettingError", m))?;
+            let mut d = self.display.lock().expect("display lock");
+            match key {
+                "max_rows" => d.max_rows = value,
+                _ => d.max_col_width = value,
+            }
+            let _ = out.send(Output::Message(format!(
+                "lakehouse.{key} = {value} for this session"
+            )));
             return Ok(());
         }
         if params::is_show_parameters(&piece.text) {
@@ -255,6 +298,21 @@ impl SqlEngine {
                 ),
             )),
             LogicalPlan::Dml(dml) => self.run_dml(dml, started, out, fail).await,
+            LogicalPlan::Copy(copy) => {
+                let target = copy.output_url.clone();
+                let df = self
+                    .ctx
+                    .execute_logical_plan(LogicalPlan::Copy(copy))
+                    .await
+                    .map_err(&fail)?;
+                let n = count_rows(&df.collect().await.map_err(&fail)?);
+                let _ = out.send(Output::Message(format!(
+                    "Wrote {n} row{} to {target} ({} ms)",
+                    if n == 1 { "" } else { "s" },
+                    started.elapsed().as_millis()
+                )));
+                Ok(())
+            }
             plan => {
                 let is_ddl = matches!(plan, LogicalPlan::Ddl(_));
                 let df = self.ctx.execute_logical_plan(plan).await.map_err(fail)?;
@@ -264,9 +322,17 @@ impl SqlEngine {
                     return Ok(());
                 }
                 let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-                let stream = df.execute_stream().await.map_err(fail)?;
-                let table = self.collect_limited(schema, stream, started).await.map_err(fail)?;
+                let task_ctx = Arc::new(df.task_ctx());
+                let physical = df.create_physical_plan().await.map_err(fail)?;
+                let stream = datafusion::physical_plan::execute_stream(physical.clone(), task_ctx)
+                    .map_err(fail)?;
+                let table = self
+                    .collect_limited(schema, stream, &physical, started, keep, out)
+                    .await
+                    .map_err(fail)?;
                 let _ = out.send(Output::Table(table));
+                self.tables_sent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(())
             }
         }
@@ -391,24 +457,52 @@ impl SqlEngine {
 
     /// Keeps the first `max_rows` rows and counts the rest, so a huge result costs memory
     /// for the rows shown only.
+    ///
+    /// A statement that runs longer than [`progress::FIRST_AFTER`] reports its progress
+    /// (rows read and produced so far, from the plan's metrics) every [`progress::EVERY`].
     async fn collect_limited(
         &self,
         schema: SchemaRef,
         mut stream: datafusion::physical_plan::SendableRecordBatchStream,
+        plan: &Arc<dyn datafusion::physical_plan::ExecutionPlan>,
         started: Instant,
+        max_rows: usize,
+        out: &UnboundedSender<Output>,
     ) -> datafusion::error::Result<TableOutput> {
-        let max_rows = self.display().max_rows;
+        static PROGRESS_IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let id = PROGRESS_IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut batches = Vec::new();
         let mut kept = 0usize;
         let mut total = 0usize;
-        while let Some(batch) = stream.next().await {
-            let batch = batch?;
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::from_std(started + progress::FIRST_AFTER),
+            progress::EVERY,
+        );
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut shown = false;
+        loop {
+            let batch = tokio::select! {
+                b = stream.next() => match b {
+                    Some(b) => b?,
+                    None => break,
+                },
+                _ = ticker.tick() => {
+                    let text = progress::line(started.elapsed(), progress::counts(plan), false);
+                    let _ = out.send(Output::Progress { id, text, done: false });
+                    shown = true;
+                    continue;
+                }
+            };
             total += batch.num_rows();
             if kept < max_rows {
                 let take = (max_rows - kept).min(batch.num_rows());
                 batches.push(batch.slice(0, take));
                 kept += take;
             }
+        }
+        if shown {
+            let text = progress::line(started.elapsed(), progress::counts(plan), true);
+            let _ = out.send(Output::Progress { id, text, done: true });
         }
         Ok(TableOutput {
             schema,
@@ -573,10 +667,8 @@ impl SqlEngine {
             .map_err(|e| errors::catalog(&format!("cannot create table {name}"), e))?;
         // Notebooks of a team append to shared tables at the same time; Iceberg's default of
         // 4 commit retries gives up too early under that contention (Java reads the same key).
-        let properties = HashMap::from([(
-            "commit.retry.num-retries".to_string(),
-            "10".to_string(),
-        )]);
+        let properties =
+            HashMap::from([("commit.retry.num-retries".to_string(), "10".to_string())]);
         let creation = TableCreation::builder()
             .name(table.to_string())
             .schema(schema_ice)
@@ -711,6 +803,30 @@ impl SqlEngine {
             .session_objects()
             .contains(&format!("{schema}.{table}"))
     }
+}
+
+/// `SET lakehouse.max_rows = 200` / `SET lakehouse.max_col_width = 100`: display settings
+/// for the rest of the session (the same names as LAKEHOUSE_MAX_ROWS / _MAX_COL_WIDTH).
+fn display_setting(text: &str) -> Option<Result<(&'static str, usize), String>> {
+    let t = text.trim();
+    let rest = t.get(..3).filter(|k| k.eq_ignore_ascii_case("SET")).map(|_| t[3..].trim_start())?;
+    let (name, value) = rest.split_once(['=', ' '])?;
+    let name = name.trim().to_ascii_lowercase();
+    let key = name.strip_prefix("lakehouse.")?;
+    let value = value.trim().trim_start_matches('=').trim().trim_matches('\'');
+    let key = match key {
+        "max_rows" => "max_rows",
+        "max_col_width" => "max_col_width",
+        other => {
+            return Some(Err(format!(
+                "unknown setting lakehouse.{other}; settings changeable in a session: lakehouse.max_rows, lakehouse.max_col_width"
+            )))
+        }
+    };
+    Some(match value.parse::<usize>() {
+        Ok(n) if n > 0 => Ok((key, n)),
+        _ => Err(format!("lakehouse.{key} needs a whole number above 0, not '{value}'")),
+    })
 }
 
 /// `SHOW SETTINGS`: the kernel's own settings (DataFusion's options are `SHOW ALL`).

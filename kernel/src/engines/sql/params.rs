@@ -202,11 +202,13 @@ fn as_identifier(name: &str, value: &ScalarValue) -> Result<String, String> {
         | ScalarValue::LargeUtf8(Some(s))
         | ScalarValue::Utf8View(Some(s)) => s.clone(),
         v if v.data_type().is_integer() && !v.is_null() => return Ok(v.to_string()),
-        v => return Err(format!(
+        v => {
+            return Err(format!(
             "${{{name}}} stands for a name (a table, schema or column), but {name} is {v} ({}); \
                  use ${name} for a value",
             v.data_type()
-        )),
+        ))
+        }
     };
     if !s.is_empty() && s.split('.').all(is_identifier) {
         Ok(s)
