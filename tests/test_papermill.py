@@ -177,3 +177,47 @@ def test_papermill_runs_the_notebook_on_the_kernel(papermill_run):
     # The injected values won over the notebook's defaults, typed, quote intact.
     cells = [c.strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", html, flags=re.S)]
     assert [re.sub(r"<[^>]+>", "", c) for c in cells] == ["100", "demo&#39;2", "Int64"], cells
+
+
+# -- the quickstart notebook with several parameter sets ---------------------------------------
+
+QUICKSTART = Path(__file__).resolve().parent.parent / "examples" / "quickstart.ipynb"
+
+
+def _run_quickstart(tmp: Path, *params: str) -> nbformat.NotebookNode:
+    out = tmp / "out.ipynb"
+    cmd = [str(_papermill_cli()), str(QUICKSTART), str(out), *params, "--execution-timeout", "120"]
+    proc = subprocess.run(cmd, env=kernel_env(tmp / "home"), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, f"papermill failed:\n{proc.stderr[-4000:]}"
+    return nbformat.read(out, as_version=4)
+
+
+def _filtered_rows(nb: nbformat.NotebookNode) -> list[list[str]]:
+    [cell] = [c for c in nb.cells if c.cell_type == "code" and "$event_type" in c.source]
+    [result] = [o for o in cell.outputs if o.output_type == "execute_result"]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", result.data["text/html"], flags=re.S)
+    out = []
+    for row in rows:
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)]
+        if cells:
+            out.append(cells)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ((), [["c1", "purchase", "12.5"], ["c2", "purchase", "40.0"]]),
+        (("-p", "event_type", "purchase", "-p", "min_amount", "20"), [["c2", "purchase", "40.0"]]),
+        (("-p", "event_type", "refund", "-y", "min_amount: -100"), [["c2", "refund", "-40.0"]]),
+        # A quote in a value is data, never SQL: no rows, and no error.
+        (("-p", "event_type", "x' OR 'a'='a", "-p", "min_amount", "0"), []),
+    ],
+    ids=["defaults", "purchases-over-20", "refunds", "quote-in-value"],
+)
+def test_quickstart_with_parameter_sets(tmp_path, kernel_binary, params, expected):  # noqa: ARG001
+    nb = _run_quickstart(tmp_path, *params)
+    assert _filtered_rows(nb) == expected
+    chart = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%sql --chart")]
+    [result] = [o for o in chart[0].outputs if o.output_type == "execute_result"]
+    assert result.data["application/vnd.vegalite.v5+json"]["mark"]["type"] == "bar"
