@@ -325,12 +325,13 @@ impl Kernel {
                 self.reply(chan, msg, reply.into());
             }
             C::CompleteRequest(req) => {
-                let (matches, start, end) = match self.engine().await {
+                let (matches, start, end, metadata) = match self.engine().await {
                     Ok(e) => {
                         let c = e.complete(&req.code, req.cursor_pos).await;
-                        (c.matches, c.cursor_start, c.cursor_end)
+                        let metadata = c.metadata();
+                        (c.matches, c.cursor_start, c.cursor_end, metadata)
                     }
-                    Err(_) => (vec![], req.cursor_pos, req.cursor_pos),
+                    Err(_) => (vec![], req.cursor_pos, req.cursor_pos, Map::new()),
                 };
                 self.reply(
                     chan,
@@ -339,7 +340,7 @@ impl Kernel {
                         matches,
                         cursor_start: start,
                         cursor_end: end,
-                        metadata: Map::new(),
+                        metadata,
                         status: ReplyStatus::Ok,
                         error: None,
                     }
@@ -357,7 +358,12 @@ impl Kernel {
                     InspectReply {
                         found: found.is_some(),
                         data: found
-                            .map(|t| Media::new(vec![MediaType::Plain(t)]))
+                            .map(|t| {
+                                Media::new(vec![
+                                    MediaType::Plain(t.plain),
+                                    MediaType::Markdown(t.markdown),
+                                ])
+                            })
                             .unwrap_or_default(),
                         metadata: Map::new(),
                         status: ReplyStatus::Ok,

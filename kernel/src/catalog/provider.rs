@@ -101,7 +101,14 @@ impl LakehouseCatalog {
     /// Re-reads schemas and tables from the catalog, so listings are never stale after DDL
     /// here or in another kernel.
     pub async fn refresh(&self) -> iceberg::Result<Listing> {
-        let cat = self.iceberg();
+        let listing = Self::list(self.iceberg().as_ref()).await?;
+        *self.shared.listing.write().expect("listing lock") = listing.clone();
+        Ok(listing)
+    }
+
+    /// Lists the schemas and tables of `cat` without keeping the result (for caches that
+    /// refresh in the background and must not overwrite a newer listing).
+    pub async fn list(cat: &dyn Catalog) -> iceberg::Result<Listing> {
         let mut listing = Listing::default();
         for ns in cat.list_namespaces(None).await? {
             let tables = cat
@@ -112,7 +119,6 @@ impl LakehouseCatalog {
                 .collect();
             listing.schemas.insert(schema_name(&ns), tables);
         }
-        *self.shared.listing.write().expect("listing lock") = listing.clone();
         Ok(listing)
     }
 

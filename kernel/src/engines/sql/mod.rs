@@ -30,7 +30,7 @@ use iceberg::arrow::arrow_schema_to_schema_auto_assign_ids;
 use iceberg::{TableCreation, TableIdent};
 use tokio::sync::mpsc::UnboundedSender;
 
-pub use assist::{Completion, IsComplete};
+pub use assist::{Completion, Inspection, IsComplete};
 pub use errors::CellError;
 
 use crate::catalog::{self, LakehouseCatalog, CATALOG_NAME};
@@ -81,6 +81,8 @@ pub struct SqlEngine {
     active_ref: std::sync::Mutex<Option<(String, Option<String>)>>,
     /// `SET name = value` parameters (`$name`, `${name}`).
     params: params::Params,
+    /// Catalog facts for completion and inspection, dropped after DDL and ref changes.
+    assist: assist::AssistCache,
     /// Result tables sent so far (a chart needs one).
     tables_sent: std::sync::atomic::AtomicUsize,
 }
@@ -113,6 +115,7 @@ impl SqlEngine {
             nessie: opened.nessie,
             active_ref: std::sync::Mutex::new(None),
             params: params::Params::default(),
+            assist: assist::AssistCache::new(),
             tables_sent: Default::default(),
         })
     }
@@ -234,7 +237,13 @@ impl SqlEngine {
         };
         if let Some(stmt) = refs::parse(&piece.text) {
             let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
-            return self.run_ref_statement(stmt, out).await;
+            use refs::RefStatement as R;
+            let changes_refs = !matches!(stmt, R::List | R::Show | R::Log { .. });
+            let result = self.run_ref_statement(stmt, out).await;
+            if changes_refs {
+                self.assist.invalidate();
+            }
+            return result;
         }
         let folded;
         let piece = match travel::rewrite(&piece.text).map_err(|m| {
@@ -749,6 +758,7 @@ impl SqlEngine {
     async fn refresh_after_ddl(&self) {
         // Best effort: the next statement that names a table refreshes again anyway.
         let _ = self.catalog.refresh().await;
+        self.assist.invalidate();
     }
 
     /// `[catalog.]schema.table` → (schema, table), with the session's defaults.
