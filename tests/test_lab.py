@@ -1,7 +1,8 @@
 """JupyterLab, really: a real JupyterLab server and a headless Chromium driven by Playwright.
 
 Opens Lab, clicks the "Lakehouse (SQL)" launcher tile, runs a SQL cell and checks the rendered
-HTML table, then checks that Tab completion pops up suggestions from the kernel. A screenshot is
+HTML table, then checks that Tab completion pops up suggestions from the kernel and that a
+`%%sql --chart` cell is drawn as a Vega-Lite chart. A screenshot is
 saved to .cache/test-artifacts/lab.png. Needs Debian's chromium at /usr/bin/chromium
 (tests/lib.sh `ensure_chromium` installs it) and the kernelspec that tests/run installs.
 """
@@ -220,8 +221,18 @@ def test_lab_runs_sql_and_completes(lab, page, capsys):
         assert "abs" in items and len(items) >= 2, items
         assert all(i.lower().startswith("abs") for i in items), items
 
-        shot = _screenshot(page, "lab.png")
         page.keyboard.press("Escape")
+
+        # A chart: JupyterLab draws the Vega-Lite output (an SVG or canvas inside .vega-embed).
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        _type_in_active_cell(page, "%%sql --chart bar --x k --y n\nSELECT 'a' AS k, 3 AS n UNION ALL SELECT 'b', 5")
+        page.keyboard.press("Shift+Enter")
+        chart = panel.locator(".jp-Cell").nth(2).locator(".jp-OutputArea-output .vega-embed")
+        chart.wait_for(state="visible", timeout=STEP)
+        chart.locator("svg, canvas").first.wait_for(state="visible", timeout=STEP)
+
+        shot = _screenshot(page, "lab.png")
         with capsys.disabled():
             print(f"\n[lab] screenshot: {shot} ({time.monotonic() - t0:.1f}s in the browser)")
     except BaseException:

@@ -623,9 +623,13 @@ impl Kernel {
                 )
                 .map(|json| serde_json::from_str::<serde_json::Value>(&json))
                 {
-                    // Vega-Lite first (JupyterLab draws it); the table stays as the fallback
-                    // for nbconvert and other front ends.
-                    Ok(Ok(spec)) => data.content.insert(0, MediaType::VegaLiteV5(spec)),
+                    // Vega-Lite plus the text table as the fallback for nbconvert and other
+                    // front ends. No text/html: JupyterLab ranks HTML above Vega-Lite and
+                    // would show the table instead of the chart.
+                    Ok(Ok(spec)) => {
+                        data.content.retain(|m| !matches!(m, MediaType::Html(_)));
+                        data.content.insert(0, MediaType::VegaLiteV5(spec));
+                    }
                     Ok(Err(e)) => chart_error = Some(format!("the chart could not be built ({e})")),
                     Err(e) => chart_error = Some(e),
                 }

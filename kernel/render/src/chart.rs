@@ -209,7 +209,8 @@ pub fn render_chart(
     if !title.is_empty() {
         out.push_str(&format!(",\"title\":{}", json_string(&title)));
     }
-    out.push_str(",\"width\":\"container\",\"height\":300");
+    // A fixed size: `"container"` makes some front ends resize in a loop.
+    out.push_str(",\"width\":480,\"height\":300");
     out.push_str(&format!(",\"mark\":{mark}"));
     out.push_str(&format!(",\"encoding\":{{{}}}", encoding.join(",")));
     out.push_str(&format!(",\"data\":{{\"values\":{values}}}}}"));
