@@ -40,13 +40,22 @@ impl SqlEngine {
             }
         }
         let listing = self.assist.listing(&self.catalog);
-        // The table the whole name (or an alias) stands for.
-        let table = self.resolve_table(&w.parts, &listing).or_else(|| {
-            (w.parts.len() == 1)
-                .then(|| context::table_for(&w.tables, &w.parts))
-                .flatten()
-                .and_then(|t| self.resolve_table(&t.parts, &listing))
-        });
+        // The table the whole name stands for, or the name up to the cursor (`e` of
+        // `e.amount`: the alias's table; `events` of `events.amount`).
+        let upto = &w.parts[..=w.index];
+        let table = self
+            .resolve_table(&w.parts, &listing)
+            .or_else(|| {
+                (upto.len() == 1)
+                    .then(|| context::table_for(&w.tables, upto))
+                    .flatten()
+                    .and_then(|t| self.resolve_table(&t.parts, &listing))
+            })
+            .or_else(|| {
+                (upto.len() < w.parts.len())
+                    .then(|| self.resolve_table(upto, &listing))
+                    .flatten()
+            });
         if let Some((schema, table)) = table {
             return self.describe_table(&schema, &table).await;
         }
