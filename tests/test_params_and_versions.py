@@ -90,3 +90,20 @@ def test_snapshot_time_travel(kernel):
     run = kernel.execute("SELECT * FROM tt.`t@dev`")
     assert run.status == "error" and "NESSIE_URI" in run.error["evalue"], run.error
     kernel.assert_alive()
+
+
+def test_assert_passes_or_fails_the_cell(kernel):
+    kernel.ok("CREATE SCHEMA IF NOT EXISTS au; CREATE TABLE au.t (id BIGINT, amount DOUBLE)")
+    kernel.ok("INSERT INTO au.t VALUES (1, 2.0), (2, 3.5)")
+    kernel.ok("SET expected = 2")
+    run = kernel.ok("ASSERT (SELECT count(*) FROM au.t) = $expected, 'row count'")
+    assert "Passed: row count" in run.stdout
+    run = kernel.execute("ASSERT (SELECT count(*) FROM au.t WHERE amount < 3) = 0, 'no small amounts'; SELECT 1")
+    assert run.status == "error" and run.error["ename"] == "AssertionError", run.describe()
+    assert "no small amounts" in run.error["evalue"] and "false" in run.error["evalue"]
+    assert not run.results  # the cell stopped at the failed check
+    run = kernel.execute("ASSERT NULL AS 'unknown is not true'")
+    assert run.status == "error" and "NULL" in run.error["evalue"]
+    run = kernel.execute("ASSERT 42")
+    assert run.status == "error" and "true/false" in run.error["evalue"]
+    kernel.assert_alive()

@@ -129,6 +129,46 @@ pub fn nest_insert_placeholders(statement: &mut datafusion::sql::parser::Stateme
     });
 }
 
+/// `ASSERT <condition> [, 'message']` (also `AS 'message'`, PostgreSQL's form):
+/// `Some((condition, message))`.
+pub fn parse_assert(text: &str) -> Option<(String, Option<String>)> {
+    let t = text.trim();
+    let head = t.get(..6)?;
+    if !head.eq_ignore_ascii_case("ASSERT") || !t[6..].starts_with(char::is_whitespace) {
+        return None;
+    }
+    let body = t[6..].trim();
+    // A trailing string literal after a top-level `,` or `AS` is the message.
+    if body.len() > 1 && body.ends_with('\'') {
+        let b = body.as_bytes();
+        let mut i = b.len() - 1; // the closing quote
+        let mut start = None;
+        while i > 0 {
+            i -= 1;
+            if b[i] == b'\'' {
+                if i > 0 && b[i - 1] == b'\'' {
+                    i -= 1;
+                    continue;
+                }
+                start = Some(i);
+                break;
+            }
+        }
+        if let Some(start) = start {
+            let before = body[..start].trim_end();
+            let msg = body[start + 1..body.len() - 1].replace("''", "'");
+            if let Some(cond) = before.strip_suffix(',') {
+                return Some((cond.trim().to_string(), Some(msg)));
+            }
+            let n = before.len();
+            if n > 3 && before[n - 3..].eq_ignore_ascii_case(" AS") {
+                return Some((before[..n - 3].trim().to_string(), Some(msg)));
+            }
+        }
+    }
+    Some((body.to_string(), None))
+}
+
 /// `SHOW PARAMETERS`
 pub fn is_show_parameters(text: &str) -> bool {
     let words: Vec<String> = text
@@ -281,6 +321,21 @@ mod tests {
             substitute("SELECT $n", &p).unwrap(),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn assert_statements() {
+        assert_eq!(parse_assert("SELECT 1"), None);
+        assert_eq!(parse_assert("ASSERTION"), None);
+        assert_eq!(
+            parse_assert("ASSERT (SELECT count(*) FROM t) > 0, 'no rows'"),
+            Some(("(SELECT count(*) FROM t) > 0".into(), Some("no rows".into())))
+        );
+        assert_eq!(
+            parse_assert("assert x = 'a' AS 'x is ''a'''"),
+            Some(("x = 'a'".into(), Some("x is 'a'".into())))
+        );
+        assert_eq!(parse_assert("ASSERT x = 'a'"), Some(("x = 'a'".into(), None)));
     }
 
     #[test]
