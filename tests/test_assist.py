@@ -208,6 +208,30 @@ def test_new_table_is_completed_in_the_same_session(demo):
     assert c["matches"] == ["customer_id", "amount"], c
 
 
+def test_tables_of_another_kernel_appear_within_seconds(start_kernel, tmp_path):
+    # Completion answers from its cache and refreshes it in the background every few seconds.
+    home = tmp_path / "shared-home"
+    a, b = start_kernel(home), start_kernel(home)
+    a.ok("CREATE SCHEMA IF NOT EXISTS demo")
+    assert complete(a, "SELECT * FROM demo.|")["matches"] == []
+    b.ok("CREATE TABLE demo.from_b (x INT)")
+    started = time.monotonic()
+    while time.monotonic() - started < 20:
+        if complete(a, "SELECT * FROM demo.|")["matches"] == ["from_b"]:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("a table created by another kernel never showed up")
+    c = complete_until(a, "SELECT t.| FROM demo.from_b t", lambda c: c["matches"])
+    assert c["matches"] == ["x"], c
+
+
+def test_is_complete_reads_the_magic_line(kernel):
+    for code, status in [("%%sql --chart bar\nSELECT 1;", "complete"), ("%%sql\nSELECT 1", "incomplete")]:
+        reply, _ = kernel.request("is_complete_request", {"code": code})
+        assert reply["content"]["status"] == status, (code, reply["content"])
+
+
 # -- inspection -------------------------------------------------------------------------------
 
 

@@ -214,8 +214,14 @@ fn ident(name: &str, quote: Option<char>) -> String {
 
 impl SqlEngine {
     /// Whether a console should run `code` now (psql's rule: a statement ends with `;`).
+    /// A `%%sql` line is read as the magic it is, and the SQL after it as SQL.
     pub fn is_complete(&self, code: &str) -> IsComplete {
-        let s = split::split(code);
+        let code = match super::magic::parse(code) {
+            Ok((_, Some(rest))) => rest,
+            Ok((_, None)) => code.to_string(),
+            Err(_) => return IsComplete::Invalid,
+        };
+        let s = split::split(&code);
         if s.pieces.is_empty() {
             return IsComplete::Complete;
         }
@@ -630,6 +636,18 @@ mod tests {
         run(&e, "CREATE TABLE demo.orders (x INT)").await;
         let got = complete(&e, "SELECT * FROM demo.o|").await;
         assert_eq!(got, vec![("orders".to_string(), "table")]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn magic_line_is_not_sql_for_is_complete() {
+        let (e, dir) = engine("is-complete").await;
+        assert_eq!(
+            e.is_complete("%%sql --chart bar\nSELECT 1;"),
+            IsComplete::Complete
+        );
+        assert_eq!(e.is_complete("%%sql\nSELECT 1"), IsComplete::Incomplete);
+        assert_eq!(e.is_complete("%%python\nSELECT 1;"), IsComplete::Invalid);
         let _ = std::fs::remove_dir_all(&dir);
     }
 
