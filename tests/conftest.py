@@ -268,3 +268,24 @@ def start_kernel(kernel_binary: Path):  # noqa: ARG001
     yield start
     for k in started:
         k.close()
+
+
+def append_concurrently(kernels: dict[str, "Kernel"], table: str, rows_each: int) -> list[str]:
+    """Every kernel appends `rows_each` one-row INSERTs into `table (who STRING, i BIGINT)` at
+    the same time, one thread per kernel. Returns the failures (empty when every append landed)."""
+    import threading
+
+    errors: list[str] = []
+
+    def append(k: Kernel, who: str) -> None:
+        for i in range(rows_each):
+            run = k.execute(f"INSERT INTO {table} VALUES ('{who}', {i})", timeout=120)
+            if run.status != "ok":
+                errors.append(f"{who}{i}: {run.error['evalue']}")
+
+    threads = [threading.Thread(target=append, args=(k, w)) for w, k in kernels.items()]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors

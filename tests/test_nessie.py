@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Kernel
+from conftest import Kernel, append_concurrently
 
 pytest_plugins = ["services.conftest_fixtures"]
 
@@ -298,27 +298,13 @@ def test_snapshot_time_travel_on_nessie(nessie_kernel: Kernel) -> None:
 
 
 def test_two_kernels_appending_at_once(tmp_path: Path, lakehouse_env: dict[str, str]) -> None:
-    import threading
-
     env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
     a = Kernel(tmp_path / "a", **env)
     b = Kernel(tmp_path / "b", **env)
     s = ns()
-    errors: list[str] = []
     try:
         a.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (who STRING, i BIGINT)")
-
-        def append(k: Kernel, who: str) -> None:
-            for i in range(20):
-                run = k.execute(f"INSERT INTO {s}.t VALUES ('{who}', {i})", timeout=120)
-                if run.status != "ok":
-                    errors.append(f"{who}{i}: {run.error['evalue']}")
-
-        threads = [threading.Thread(target=append, args=(k, w)) for k, w in ((a, "a"), (b, "b"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = append_concurrently({"a": a, "b": b}, f"{s}.t", 20)
         assert errors == [], errors
         run = a.ok(f"SELECT count(*) AS n, count(DISTINCT who || CAST(i AS VARCHAR)) AS d FROM {s}.t")
         assert (cell(run, 0, 0), cell(run, 0, 1)) == ("40", "40"), plain(run)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Kernel
+from conftest import Kernel, append_concurrently
 
 pytest_plugins = ["services.conftest_fixtures"]
 
@@ -141,26 +141,12 @@ def test_a_second_kernel_sees_the_same_catalog(tmp_path: Path, rest_server: Rest
 
 def test_two_kernels_appending_at_once(tmp_path: Path, rest_server: RestServer) -> None:
     """Concurrent commits: the loser's 409 is retried by iceberg-rust, so no append is lost."""
-    import threading
-
     a = Kernel(tmp_path / "a", **rest_server.env)
     b = Kernel(tmp_path / "b", **rest_server.env)
     s = ns()
-    errors: list[str] = []
     try:
         a.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (who STRING, i BIGINT)")
-
-        def append(k: Kernel, who: str) -> None:
-            for i in range(10):
-                run = k.execute(f"INSERT INTO {s}.t VALUES ('{who}', {i})", timeout=120)
-                if run.status != "ok":
-                    errors.append(f"{who}{i}: {run.error['evalue']}")
-
-        threads = [threading.Thread(target=append, args=(k, w)) for k, w in ((a, "a"), (b, "b"))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        errors = append_concurrently({"a": a, "b": b}, f"{s}.t", 10)
         assert errors == [], errors
         run = a.ok(f"SELECT count(*) AS n, count(DISTINCT who || CAST(i AS VARCHAR)) AS d FROM {s}.t")
         assert first_row(run) == ["20", "20"], plain(run)
