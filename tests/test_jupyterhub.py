@@ -115,6 +115,14 @@ def kill_marked(marker: str, sig: int = signal.SIGKILL) -> list[int]:
     return pids
 
 
+def _sigterm_when_parent_dies() -> None:  # in the hub's process, between fork and exec
+    """A killed pytest still stops the hub, and the hub stops its servers and proxy."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 # -- the Hub ---------------------------------------------------------------------------------
 
 
@@ -167,9 +175,14 @@ class Hub:
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "jupyterhub", "-f", str(HUB_DIR / "jupyterhub_config.py")],
-            cwd=self.data, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=self.data, env=env, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_sigterm_when_parent_dies,
         )
-        self._wait_up(60)
+        try:
+            self._wait_up(60)
+        except BaseException:
+            self.stop()
+            raise
 
     def log_tail(self, n: int = 6000) -> str:
         self.log.flush()
@@ -407,7 +420,10 @@ def test_spawner_hands_each_kernel_its_limits(hub: Hub, kernels: dict[str, Kerne
     found = {}
     for pid in marked_pids(hub.marker):
         try:
-            if Path(f"/proc/{pid}/exe").resolve() != BIN:
+            # argv[0] is the kernelspec's absolute binary path (/proc/PID/exe would say
+            # "(deleted)" if the binary was rebuilt meanwhile)
+            argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+            if Path(argv0).resolve() != BIN:
                 continue
             env = dict(
                 item.split("=", 1) for item in Path(f"/proc/{pid}/environ").read_text().split("\0") if "=" in item
@@ -431,6 +447,11 @@ def test_each_kernel_reports_its_own_mem_limit(kernels: dict[str, KernelSocket])
         cpu = setting(run, "CPU_LIMIT")
         assert cpu is not None and float(re.match(r"[\d.]+", cpu).group()) == LIMITS[name]["cpu_limit"], text(run)
     assert seen == {name: v["bytes"] for name, v in LIMITS.items()}
+
+
+def test_each_user_spills_to_their_own_folder(kernels: dict[str, KernelSocket]) -> None:
+    dirs = {name: setting(k.ok("SHOW SETTINGS"), "LAKEHOUSE_SPILL_DIR") for name, k in kernels.items()}
+    assert None not in dirs.values() and len(set(dirs.values())) == len(dirs), dirs
 
 
 def test_branch_per_person(kernels: dict[str, KernelSocket]) -> None:
