@@ -490,11 +490,6 @@ def test_branch_per_person(kernels: dict[str, KernelSocket]) -> None:
     a.ok(f"USE REFERENCE main; DROP BRANCH {branch}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel: `ns.`t@branch`` is TableNotFound ('does not exist there') when the namespace "
-    "exists only on that branch, not on the session's ref",
-)
 def test_other_users_branch_readable_by_name(kernels: dict[str, KernelSocket]) -> None:
     a, b = kernels["alice"], kernels["bob"]
     tag = uuid.uuid4().hex[:8]

@@ -175,11 +175,6 @@ def test_failing_run_keeps_its_branch_for_inspection(failing_run, checker: Kerne
     assert nessie_ref(lakehouse_env, BAD) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel: $name inside a table function's arguments (range($n), generate_series(1, $n)) is "
-    "PlanError 'Arguments must be literals'; the notebook uses unnest(range($num_rows)) meanwhile",
-)
 def test_parameter_in_table_function_arguments(checker: Kernel) -> None:
     run = checker.ok("SET n = 3; SELECT count(*) FROM range($n)")
     assert rows(run) == [["3"]], run.describe()

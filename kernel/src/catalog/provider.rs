@@ -135,10 +135,6 @@ impl LakehouseCatalog {
             .flat_map(|(s, m)| m.keys().map(move |n| format!("{s}.{n}")))
             .collect()
     }
-
-    fn has_schema(&self, name: &str) -> bool {
-        self.shared.listing().schemas.contains_key(name) || self.shared.session().contains_key(name)
-    }
 }
 
 impl CatalogProvider for LakehouseCatalog {
@@ -153,12 +149,13 @@ impl CatalogProvider for LakehouseCatalog {
     }
 
     fn schema(&self, name: &str) -> Option<Arc<dyn SchemaProvider>> {
-        self.has_schema(name).then(|| {
-            Arc::new(LakehouseSchema {
-                name: name.to_string(),
-                shared: self.shared.clone(),
-            }) as Arc<dyn SchemaProvider>
-        })
+        // Every name gets a provider, listed or not: ``ns.`t@dev` `` must resolve when `ns`
+        // exists only on dev, and a missing namespace then reads as a missing table, whose
+        // error lists the tables there are.
+        Some(Arc::new(LakehouseSchema {
+            name: name.to_string(),
+            shared: self.shared.clone(),
+        }) as Arc<dyn SchemaProvider>)
     }
 
     fn register_schema(

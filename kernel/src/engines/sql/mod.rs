@@ -157,7 +157,9 @@ impl SqlEngine {
         let keep = match &options.chart {
             Some(spec) => {
                 let _ = out.send(Output::Chart(spec.clone()));
-                self.display().max_rows.max(lakehouse_render::MAX_CHART_ROWS)
+                self.display()
+                    .max_rows
+                    .max(lakehouse_render::MAX_CHART_ROWS)
             }
             None => self.display().max_rows,
         };
@@ -235,6 +237,11 @@ impl SqlEngine {
                 &substituted
             }
         };
+        if let Some((condition, message)) = params::parse_assert(&piece.text) {
+            return self
+                .run_assert(&condition, message.as_deref(), cell, piece, out)
+                .await;
+        }
         if let Some(stmt) = refs::parse(&piece.text) {
             let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
             use refs::RefStatement as R;
@@ -260,7 +267,7 @@ impl SqlEngine {
         };
         let mut statement = self.parse(cell, piece)?;
         if piece.text.contains('$') {
-            params::nest_insert_placeholders(&mut statement);
+            params::inline_parameters(&mut statement, &self.params);
         }
         self.catalog.next_statement();
         let state = self.ctx.state();
@@ -387,22 +394,28 @@ impl SqlEngine {
         plan.with_param_values(values).map_err(fail)
     }
 
-    /// `SET name = expr`: evaluates `expr` once (it may use other parameters) and keeps it.
-    async fn set_parameter(
+    /// Evaluates a one-value query (`SELECT <expr>`) with the session's parameters bound.
+    async fn eval_scalar(
         &self,
-        name: &str,
         expr: &str,
+        what: &str,
         cell: &str,
         piece: &Piece,
-        out: &UnboundedSender<Output>,
-    ) -> Result<(), CellError> {
+    ) -> Result<datafusion::scalar::ScalarValue, CellError> {
         let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
-        let plan = self
-            .ctx
-            .state()
-            .create_logical_plan(&format!("SELECT {expr}"))
-            .await
+        let sql = format!("SELECT {expr}");
+        let state = self.ctx.state();
+        let statement = state
+            .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
             .map_err(fail)?;
+        let refs = state.resolve_table_references(&statement).map_err(fail)?;
+        if !refs.is_empty() {
+            self.catalog
+                .refresh()
+                .await
+                .map_err(|e| errors::catalog("cannot list the catalog", e))?;
+        }
+        let plan = state.statement_to_plan(statement).await.map_err(fail)?;
         let plan = self.bind_parameters(plan, cell, piece)?;
         let batches = self
             .ctx
@@ -413,18 +426,71 @@ impl SqlEngine {
             .await
             .map_err(fail)?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let batch = batches.iter().find(|b| b.num_rows() > 0);
-        let value = match (rows, batch) {
+        match (rows, batches.iter().find(|b| b.num_rows() > 0)) {
             (1, Some(b)) if b.num_columns() == 1 => {
-                datafusion::scalar::ScalarValue::try_from_array(b.column(0), 0).map_err(fail)?
+                datafusion::scalar::ScalarValue::try_from_array(b.column(0), 0).map_err(fail)
             }
-            _ => {
-                return Err(CellError::new(
-                    "ParameterError",
-                    format!("SET {name} needs one value; '{expr}' gives {rows} rows"),
-                ))
+            _ => Err(CellError::new(
+                "ParameterError",
+                format!("{what} needs one value; '{expr}' gives {rows} rows"),
+            )),
+        }
+    }
+
+    /// `ASSERT <condition> [, 'message']`: fails the cell unless the condition is true, so a
+    /// notebook run (papermill, nbconvert) stops at a failed check.
+    async fn run_assert(
+        &self,
+        condition: &str,
+        message: Option<&str>,
+        cell: &str,
+        piece: &Piece,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        use datafusion::scalar::ScalarValue;
+        self.catalog.next_statement();
+        let value = self.eval_scalar(condition, "ASSERT", cell, piece).await?;
+        let what = message.map_or_else(|| condition.to_string(), str::to_string);
+        match value {
+            ScalarValue::Boolean(Some(true)) => {
+                let _ = out.send(Output::Message(format!("Passed: {what}")));
+                Ok(())
             }
-        };
+            ScalarValue::Boolean(v) => Err(CellError::new(
+                "AssertionError",
+                format!(
+                    "{what}: the check {condition} is {}",
+                    if v.is_some() {
+                        "false"
+                    } else {
+                        "NULL (unknown)"
+                    }
+                ),
+            )
+            .with_context(errors::statement_context(piece))),
+            other => Err(CellError::new(
+                "AssertionError",
+                format!(
+                    "ASSERT needs a true/false condition; {condition} is {other} ({})",
+                    other.data_type()
+                ),
+            )),
+        }
+    }
+
+    /// `SET name = expr`: evaluates `expr` once (it may use other parameters) and keeps it.
+    async fn set_parameter(
+        &self,
+        name: &str,
+        expr: &str,
+        cell: &str,
+        piece: &Piece,
+        out: &UnboundedSender<Output>,
+    ) -> Result<(), CellError> {
+        self.catalog.next_statement();
+        let value = self
+            .eval_scalar(expr, &format!("SET {name}"), cell, piece)
+            .await?;
         let _ = out.send(Output::Message(format!(
             "{name} = {} ({})",
             params::show(&value),
@@ -511,7 +577,11 @@ impl SqlEngine {
         }
         if shown {
             let text = progress::line(started.elapsed(), progress::counts(plan), true);
-            let _ = out.send(Output::Progress { id, text, done: true });
+            let _ = out.send(Output::Progress {
+                id,
+                text,
+                done: true,
+            });
         }
         Ok(TableOutput {
             schema,
@@ -819,11 +889,18 @@ impl SqlEngine {
 /// for the rest of the session (the same names as LAKEHOUSE_MAX_ROWS / _MAX_COL_WIDTH).
 fn display_setting(text: &str) -> Option<Result<(&'static str, usize), String>> {
     let t = text.trim();
-    let rest = t.get(..3).filter(|k| k.eq_ignore_ascii_case("SET")).map(|_| t[3..].trim_start())?;
+    let rest = t
+        .get(..3)
+        .filter(|k| k.eq_ignore_ascii_case("SET"))
+        .map(|_| t[3..].trim_start())?;
     let (name, value) = rest.split_once(['=', ' '])?;
     let name = name.trim().to_ascii_lowercase();
     let key = name.strip_prefix("lakehouse.")?;
-    let value = value.trim().trim_start_matches('=').trim().trim_matches('\'');
+    let value = value
+        .trim()
+        .trim_start_matches('=')
+        .trim()
+        .trim_matches('\'');
     let key = match key {
         "max_rows" => "max_rows",
         "max_col_width" => "max_col_width",
@@ -835,7 +912,9 @@ fn display_setting(text: &str) -> Option<Result<(&'static str, usize), String>> 
     };
     Some(match value.parse::<usize>() {
         Ok(n) if n > 0 => Ok((key, n)),
-        _ => Err(format!("lakehouse.{key} needs a whole number above 0, not '{value}'")),
+        _ => Err(format!(
+            "lakehouse.{key} needs a whole number above 0, not '{value}'"
+        )),
     })
 }
 

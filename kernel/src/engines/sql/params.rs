@@ -109,23 +109,42 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Wraps each `$name` in an INSERT's VALUES rows in parentheses: DataFusion's INSERT
-/// planner reads bare placeholders there as positional (`$1`) and rejects names, while a
-/// nested one is planned like any other expression and bound later.
-pub fn nest_insert_placeholders(statement: &mut datafusion::sql::parser::Statement) {
-    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Statement, Value};
+/// Puts the session's parameter values into the statement as SQL literals (`$n` → `100`,
+/// `$day` → `CAST('2025-01-16' AS DATE)`), in the parsed statement, never in its text, so a
+/// value cannot change the statement. This reaches places where DataFusion evaluates
+/// arguments while planning and cannot bind placeholders later (`range($n)`, `LIMIT $n`,
+/// an INSERT's VALUES). Unknown names stay placeholders and are reported when binding.
+pub fn inline_parameters(statement: &mut datafusion::sql::parser::Statement, params: &Params) {
+    use datafusion::logical_expr::Expr as LogicalExpr;
+    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Value};
+    use datafusion::sql::unparser::Unparser;
     let datafusion::sql::parser::Statement::Statement(st) = statement else {
         return;
     };
-    if !matches!(st.as_ref(), Statement::Insert(_)) {
-        return;
-    }
+    let values = params.all();
+    let unparser = Unparser::default();
     let _ = visit_expressions_mut(st.as_mut(), |e: &mut Expr| {
-        if matches!(e, Expr::Value(v) if matches!(v.value, Value::Placeholder(_))) {
-            let inner = std::mem::replace(e, Expr::value(Value::Null));
-            *e = Expr::Nested(Box::new(inner));
-        }
-        std::ops::ControlFlow::<()>::Continue(())
+        let Expr::Value(v) = &*e else {
+            return std::ops::ControlFlow::<()>::Continue(());
+        };
+        let Value::Placeholder(id) = &v.value else {
+            return std::ops::ControlFlow::Continue(());
+        };
+        let literal = values
+            .get(&id.trim_start_matches('$').to_ascii_lowercase())
+            .and_then(|value| {
+                unparser
+                    .expr_to_sql(&LogicalExpr::Literal(value.clone(), None))
+                    .ok()
+            });
+        let inner = match literal {
+            Some(l) => l,
+            None => std::mem::replace(e, Expr::value(Value::Null)),
+        };
+        // Parenthesised: DataFusion's INSERT planner reads a bare placeholder in VALUES as
+        // positional (`$1`) and the literal keeps its own precedence.
+        *e = Expr::Nested(Box::new(inner));
+        std::ops::ControlFlow::Continue(())
     });
 }
 
@@ -329,13 +348,19 @@ mod tests {
         assert_eq!(parse_assert("ASSERTION"), None);
         assert_eq!(
             parse_assert("ASSERT (SELECT count(*) FROM t) > 0, 'no rows'"),
-            Some(("(SELECT count(*) FROM t) > 0".into(), Some("no rows".into())))
+            Some((
+                "(SELECT count(*) FROM t) > 0".into(),
+                Some("no rows".into())
+            ))
         );
         assert_eq!(
             parse_assert("assert x = 'a' AS 'x is ''a'''"),
             Some(("x = 'a'".into(), Some("x is 'a'".into())))
         );
-        assert_eq!(parse_assert("ASSERT x = 'a'"), Some(("x = 'a'".into(), None)));
+        assert_eq!(
+            parse_assert("ASSERT x = 'a'"),
+            Some(("x = 'a'".into(), None))
+        );
     }
 
     #[test]
