@@ -35,6 +35,10 @@ _SESSION_TMP = Path(tempfile.mkdtemp(prefix="lakehouse-tests-"))
 # An empty config file, so that a ~/.config/lakehouse/config.toml cannot change the tests either.
 (_SESSION_TMP / "empty-config.toml").write_text("")
 os.environ["LAKEHOUSE_CONFIG"] = str(_SESSION_TMP / "empty-config.toml")
+# Nor a ~/.config/lakehouse/startup.sql, nor the limits of a JupyterHub the tests run under.
+os.environ["LAKEHOUSE_STARTUP_FILE"] = "none"
+for _var in ("MEM_LIMIT", "CPU_LIMIT"):
+    os.environ.pop(_var, None)
 # A default home for anything that launches the kernelspec without an explicit env
 # (jupyter_kernel_test, nbconvert). Tests that care pass their own.
 os.environ["LAKEHOUSE_HOME"] = str(_SESSION_TMP / "default-home")

@@ -38,6 +38,13 @@ struct FileSettings {
     aws_region: Option<String>,
     aws_endpoint_url: Option<String>,
     s3_path_style: Option<bool>,
+    memory_limit: Option<crate::limits::FileSize>,
+    cpu_limit: Option<f64>,
+    target_partitions: Option<usize>,
+    spill_dir: Option<PathBuf>,
+    spill_limit: Option<crate::limits::FileSize>,
+    startup_dir: Option<PathBuf>,
+    startup_file: Option<PathBuf>,
 }
 
 /// Which Iceberg catalog the session uses.
@@ -153,6 +160,10 @@ pub struct Settings {
     pub catalog: CatalogKind,
     /// Object-store access for `s3://` / `s3a://` warehouses.
     pub s3: S3Settings,
+    /// Memory, CPU and spill limits (JupyterHub's MEM_LIMIT / CPU_LIMIT and overrides).
+    pub limits: crate::limits::Limits,
+    /// Start-up files run when the SQL session opens.
+    pub startup: crate::startup::StartupSettings,
 }
 
 /// One row of the settings table shown by `SHOW SETTINGS`-like requests.
@@ -302,6 +313,18 @@ impl Settings {
             endpoint,
             path_style,
         };
+        let limits = crate::limits::Limits::resolve(
+            &get,
+            crate::limits::FileLimits {
+                memory_limit: file.memory_limit,
+                cpu_limit: file.cpu_limit,
+                target_partitions: file.target_partitions,
+                spill_dir: file.spill_dir,
+                spill_limit: file.spill_limit,
+            },
+        )?;
+        let startup =
+            crate::startup::StartupSettings::resolve(&get, file.startup_dir, file.startup_file);
         Ok(Settings {
             home,
             warehouse,
@@ -311,6 +334,8 @@ impl Settings {
             config_file,
             catalog,
             s3,
+            limits,
+            startup,
         })
     }
 
@@ -447,6 +472,8 @@ impl Settings {
                 value: self.s3.path_style.to_string(),
             },
         ]);
+        rows.extend(self.limits.setting_rows());
+        rows.extend(self.startup.rows());
         rows
     }
 }

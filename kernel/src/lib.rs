@@ -7,7 +7,9 @@ pub mod catalog;
 pub mod config;
 pub mod engines;
 pub mod install;
+pub mod limits;
 pub mod server;
+pub mod startup;
 pub mod wire;
 
 /// The DataFusion version this kernel is built on, shown in kernel_info.

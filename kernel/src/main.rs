@@ -111,7 +111,12 @@ fn run(connection_file: PathBuf) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     // DataFusion gets its own multi-threaded runtime; the sockets run on a small one, so
     // control and heartbeat answer while a query keeps every engine thread busy.
-    let engine_rt = tokio::runtime::Builder::new_multi_thread()
+    // CPU_LIMIT (or LAKEHOUSE_CPU_LIMIT) sizes it: max(1, ceil(cores)); else one per core.
+    let mut engine_rt = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = settings.limits.engine_threads() {
+        engine_rt.worker_threads(n);
+    }
+    let engine_rt = engine_rt
         .thread_name("lakehouse-engine")
         .enable_all()
         .build()

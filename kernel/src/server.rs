@@ -493,7 +493,15 @@ impl Kernel {
         }
         let result = match self.engine().await {
             Err(e) => Err(CellError::new("CatalogError", e)),
-            Ok(engine) => self.run_cell(msg, &req, count, engine.clone()).await,
+            Ok(engine) => {
+                // Errors of the start-up files, on the first cell that shows output.
+                if !req.silent {
+                    if let Some(report) = engine.take_startup_report() {
+                        self.publish(Some(msg), StreamContent::stderr(&report).into());
+                    }
+                }
+                self.run_cell(msg, &req, count, engine.clone()).await
+            }
         };
         match result {
             Ok(()) => {

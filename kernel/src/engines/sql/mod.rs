@@ -85,6 +85,8 @@ pub struct SqlEngine {
     assist: assist::AssistCache,
     /// Result tables sent so far (a chart needs one).
     tables_sent: std::sync::atomic::AtomicUsize,
+    /// Errors of the start-up files, until the first cell shows them.
+    startup_report: std::sync::Mutex<Option<String>>,
 }
 
 impl SqlEngine {
@@ -101,13 +103,15 @@ impl SqlEngine {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
             .with_create_default_catalog_and_schema(false);
-        let ctx = SessionContext::new_with_config(config);
+        // Memory pool, spilling and target partitions from the limits (crate::limits).
+        let (config, runtime) = settings.limits.session(config)?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_catalog(CATALOG_NAME, Arc::new(catalog.clone()));
         let display = Display {
             max_rows: settings.max_rows,
             max_col_width: settings.max_col_width,
         };
-        Ok(SqlEngine {
+        let engine = SqlEngine {
             ctx,
             catalog,
             settings,
@@ -117,7 +121,16 @@ impl SqlEngine {
             params: params::Params::default(),
             assist: assist::AssistCache::new(),
             tables_sent: Default::default(),
-        })
+            startup_report: Default::default(),
+        };
+        let report = crate::startup::run(&engine).await.report();
+        *engine.startup_report.lock().expect("startup lock") = report;
+        Ok(engine)
+    }
+
+    /// What went wrong in the start-up files, once (the first cell shows it).
+    pub fn take_startup_report(&self) -> Option<String> {
+        self.startup_report.lock().expect("startup lock").take()
     }
 
     /// The active Nessie reference (`name` or `name@hash`), or `None` for the embedded catalog.
@@ -165,7 +178,9 @@ impl SqlEngine {
         };
         let before = self.tables_sent.load(std::sync::atomic::Ordering::Relaxed);
         for piece in &parts.pieces {
-            self.execute_piece(cell, piece, out, keep).await?;
+            if let Err(e) = self.execute_piece(cell, piece, out, keep).await {
+                return Err(self.explain_limits(e).await);
+            }
         }
         let produced_table = self.tables_sent.load(std::sync::atomic::Ordering::Relaxed) != before;
         if options.chart.is_some() && !produced_table {
@@ -175,6 +190,20 @@ impl SqlEngine {
             ));
         }
         Ok(())
+    }
+
+    /// A query that did not fit says which limit and what it asked for (crate::limits),
+    /// once its aborted tasks have given their memory back (so the next cell has it all).
+    async fn explain_limits(&self, mut e: CellError) -> CellError {
+        if e.ename == "ResourcesExhausted" {
+            crate::limits::settle(&self.ctx.runtime_env()).await;
+            let raw = std::mem::take(&mut e.evalue);
+            e.evalue = self.settings.limits.explain_exhausted(&raw);
+            e.traceback[0] = format!("{}: {}", e.ename, e.evalue);
+            e.traceback
+                .extend(raw.lines().map(|l| format!("  DataFusion: {}", l.trim())));
+        }
+        e
     }
 
     /// Runs one statement, keeping at most `keep` rows of its result.
@@ -194,6 +223,11 @@ impl SqlEngine {
                 .map(|r| vec![r.env.to_string(), r.value])
                 .collect();
             refs::send_table(out, started, &["setting", "value"], rows);
+            return Ok(());
+        }
+        if crate::limits::is_show_limits(&piece.text) {
+            let rows = self.settings.limits.show_rows(&self.ctx.runtime_env());
+            refs::send_table(out, started, &["limit", "value", "source"], rows);
             return Ok(());
         }
         if let Some(set) = display_setting(&piece.text) {
