@@ -27,9 +27,12 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(os.environ.get("LAKEHOUSE_KERNEL_BIN", REPO / ".cache/target/release/lakehouse-kernel")).resolve()
 KERNEL_NAME = "lakehouse"
 
-# Settings from the caller's environment must not leak into the kernels under test.
-for _var in [v for v in os.environ if v.startswith("LAKEHOUSE_") and v != "LAKEHOUSE_KERNEL_BIN"]:
+# Settings from the caller's environment must not leak into the kernels under test. The Rust
+# cells' compile cache is not a setting that changes results: keep it, or use the project's.
+for _var in [v for v in os.environ
+             if v.startswith("LAKEHOUSE_") and v not in ("LAKEHOUSE_KERNEL_BIN", "LAKEHOUSE_RUST_CACHE")]:
     os.environ.pop(_var)
+os.environ.setdefault("LAKEHOUSE_RUST_CACHE", str(REPO / ".cache" / "rust"))
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="lakehouse-tests-"))
 # An empty config file, so that a ~/.config/lakehouse/config.toml cannot change the tests either.
@@ -138,11 +141,11 @@ class Run:
 class Kernel:
     """A lakehouse kernel process and a blocking client, with helpers that validate every message."""
 
-    def __init__(self, home: Path, **extra_env: str) -> None:
+    def __init__(self, home: Path, kernel_name: str = KERNEL_NAME, **extra_env: str) -> None:
         from jupyter_client.manager import KernelManager
 
         self.home = home
-        self.km = KernelManager(kernel_name=KERNEL_NAME)
+        self.km = KernelManager(kernel_name=kernel_name)
         self.km.start_kernel(env=kernel_env(home, **extra_env))
         self.kc = self.km.client()
         self.kc.start_channels()
@@ -264,8 +267,8 @@ def start_kernel(kernel_binary: Path):  # noqa: ARG001
     """Factory for extra kernels (own env); all are shut down at the end of the test."""
     started: list[Kernel] = []
 
-    def start(home: Path, **extra_env: str) -> Kernel:
-        k = Kernel(home, **extra_env)
+    def start(home: Path, kernel_name: str = KERNEL_NAME, **extra_env: str) -> Kernel:
+        k = Kernel(home, kernel_name, **extra_env)
         started.append(k)
         return k
 

@@ -45,6 +45,7 @@ struct FileSettings {
     spill_limit: Option<crate::limits::FileSize>,
     startup_dir: Option<PathBuf>,
     startup_file: Option<PathBuf>,
+    rust_cache: Option<PathBuf>,
 }
 
 /// Which Iceberg catalog the session uses.
@@ -164,6 +165,8 @@ pub struct Settings {
     pub limits: crate::limits::Limits,
     /// Start-up files run when the SQL session opens.
     pub startup: crate::startup::StartupSettings,
+    /// Where Rust cells keep their compiled dependencies (`LAKEHOUSE_RUST_CACHE`).
+    pub rust_cache: PathBuf,
 }
 
 /// One row of the settings table shown by `SHOW SETTINGS`-like requests.
@@ -325,6 +328,16 @@ impl Settings {
         )?;
         let startup =
             crate::startup::StartupSettings::resolve(&get, file.startup_dir, file.startup_file);
+        // Compiled Arrow for Rust cells is shared by every kernel of the user, so it lives
+        // in the user's cache folder rather than under one catalog's home.
+        let rust_cache = get("LAKEHOUSE_RUST_CACHE")
+            .map(PathBuf::from)
+            .or(file.rust_cache)
+            .unwrap_or_else(|| {
+                dirs::cache_dir()
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("lakehouse/rust")
+            });
         Ok(Settings {
             home,
             warehouse,
@@ -336,6 +349,7 @@ impl Settings {
             s3,
             limits,
             startup,
+            rust_cache,
         })
     }
 
@@ -474,6 +488,10 @@ impl Settings {
         ]);
         rows.extend(self.limits.setting_rows());
         rows.extend(self.startup.rows());
+        rows.push(SettingRow {
+            env: "LAKEHOUSE_RUST_CACHE",
+            value: self.rust_cache.display().to_string(),
+        });
         rows
     }
 }

@@ -78,17 +78,23 @@ fn sys_prefix() -> Result<PathBuf, String> {
     Ok(PathBuf::from(p))
 }
 
-/// Writes the kernelspec `name` for the binary at `exe`. Returns the folder written.
+/// Writes the kernelspec `name` for the binary at `exe`; `rust` makes its cells Rust unless
+/// they start with `%%sql`. Returns the folder written.
 pub fn install(
     target: &Target,
     name: &str,
     display_name: &str,
     exe: &Path,
+    rust: bool,
 ) -> Result<PathBuf, String> {
     validate_name(name)?;
     let dir = kernels_dir(target)?.join(name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let json = kernel_json(display_name, exe)?;
+    let json = if rust {
+        rust_kernel_json(display_name, exe)?
+    } else {
+        kernel_json(display_name, exe)?
+    };
     write(&dir.join("kernel.json"), json.as_bytes())?;
     for (file, bytes) in LOGOS {
         write(&dir.join(file), bytes)?;
@@ -123,6 +129,18 @@ pub fn kernel_json(display_name: &str, exe: &Path) -> Result<String, String> {
     serde_json::from_str::<serde_json::Value>(&text)
         .map_err(|e| format!("internal error: kernel.json is not valid JSON: {e}"))?;
     Ok(text)
+}
+
+/// The kernel.json of the Rust kernelspec: `run --rust`, language `rust`.
+pub fn rust_kernel_json(display_name: &str, exe: &Path) -> Result<String, String> {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&kernel_json(display_name, exe)?).expect("checked by kernel_json");
+    if let Some(argv) = v["argv"].as_array_mut() {
+        argv.insert(2, "--rust".into());
+    }
+    v["language"] = "rust".into();
+    v["metadata"]["lakehouse"]["cell_language"] = "rust".into();
+    serde_json::to_string_pretty(&v).map_err(|e| e.to_string())
 }
 
 fn validate_name(name: &str) -> Result<(), String> {
@@ -166,13 +184,22 @@ mod tests {
     fn install_and_uninstall_in_a_prefix() {
         let dir = std::env::temp_dir().join(format!("lh-install-{}", std::process::id()));
         let t = Target::Prefix(dir.clone());
-        let spec = install(&t, "lakehouse", "Lakehouse (SQL)", Path::new("/bin/true")).unwrap();
+        let spec = install(&t, "lakehouse", "Lakehouse (SQL)", Path::new("/bin/true"), false).unwrap();
         assert!(spec.join("kernel.json").is_file());
         assert!(spec.join("logo-64x64.png").is_file());
         uninstall(&t, "lakehouse").unwrap();
         assert!(!spec.exists());
         assert!(uninstall(&t, "lakehouse").is_err());
-        assert!(install(&t, "../evil", "x", Path::new("/bin/true")).is_err());
+        assert!(install(&t, "../evil", "x", Path::new("/bin/true"), false).is_err());
+        let rust = install(&t, "lakehouse-rust", "Lakehouse (Rust)", Path::new("/bin/true"), true)
+            .unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(rust.join("kernel.json")).unwrap())
+                .unwrap();
+        assert_eq!(v["argv"][1], "run");
+        assert_eq!(v["argv"][2], "--rust");
+        assert_eq!(v["argv"][4], "{connection_file}");
+        assert_eq!(v["language"], "rust");
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -29,8 +29,13 @@ enum Command {
         /// The connection file written by the Jupyter client.
         #[arg(long = "connection-file", short = 'f')]
         connection_file: PathBuf,
+        /// Cells are Rust unless they start with `%%sql` (the "Lakehouse (Rust)" kernelspec).
+        #[arg(long)]
+        rust: bool,
     },
-    /// Install the kernelspec so Jupyter can start this kernel.
+    /// Install the kernelspecs so Jupyter can start this kernel: NAME (SQL cells, `%%rust`
+    /// for Rust) and NAME-rust (Rust cells, `%%sql` for SQL), then compile the Rust cells'
+    /// dependencies once (see prepare-rust).
     Install {
         #[command(flatten)]
         target: TargetArgs,
@@ -40,8 +45,17 @@ enum Command {
         /// Name shown in the JupyterLab launcher.
         #[arg(long, default_value = "Lakehouse (SQL)")]
         display_name: String,
+        /// Name of the Rust kernelspec in the launcher.
+        #[arg(long, default_value = "Lakehouse (Rust)")]
+        rust_display_name: String,
+        /// Neither the Rust kernelspec nor the Rust preparation.
+        #[arg(long)]
+        no_rust: bool,
     },
-    /// Remove an installed kernelspec.
+    /// Compile the Rust cells' client crate and Arrow into LAKEHOUSE_RUST_CACHE now, so the
+    /// first Rust cell of each kernel starts in seconds.
+    PrepareRust,
+    /// Remove installed kernelspecs (NAME and NAME-rust).
     Uninstall {
         #[command(flatten)]
         target: TargetArgs,
@@ -78,20 +92,34 @@ impl TargetArgs {
 }
 
 fn main() -> ExitCode {
+    // evcxr re-runs this binary as its child process and as a rustc wrapper: those never
+    // return from here. In the child, stdout first goes through a filter that lets the
+    // kernel see cells that failed through `?`.
+    lakehouse_kernel::engines::rust::filter_child_stdout();
+    evcxr::runtime_hook();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { connection_file } => run(connection_file),
+        Command::Run {
+            connection_file,
+            rust,
+        } => run(connection_file, rust),
         Command::Install {
             target,
             name,
             display_name,
-        } => std::env::current_exe()
-            .map_err(|e| format!("cannot find this program's path: {e}"))
-            .and_then(|exe| install::install(&target.target(), &name, &display_name, &exe))
-            .map(|dir| println!("Installed kernelspec {name} in {}", dir.display())),
-        Command::Uninstall { target, name } => install::uninstall(&target.target(), &name)
-            .map(|dir| println!("Removed kernelspec {name} from {}", dir.display())),
+            rust_display_name,
+            no_rust,
+        } => install_all(&target.target(), &name, &display_name, &rust_display_name, !no_rust),
+        Command::PrepareRust => prepare_rust(),
+        Command::Uninstall { target, name } => {
+            let rust = format!("{name}-rust");
+            // The Rust kernelspec may never have been installed (--no-rust).
+            let _ = install::uninstall(&target.target(), &rust)
+                .map(|dir| println!("Removed kernelspec {rust} from {}", dir.display()));
+            install::uninstall(&target.target(), &name)
+                .map(|dir| println!("Removed kernelspec {name} from {}", dir.display()))
+        }
         Command::Settings => Settings::from_env().map_err(|e| e.to_string()).map(|s| {
             for row in s.rows() {
                 println!("{:<26} {}", row.env, row.value);
@@ -107,7 +135,52 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(connection_file: PathBuf) -> Result<(), String> {
+fn install_all(
+    target: &Target,
+    name: &str,
+    display_name: &str,
+    rust_display_name: &str,
+    rust: bool,
+) -> Result<(), String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
+    let dir = install::install(target, name, display_name, &exe, false)?;
+    println!("Installed kernelspec {name} in {}", dir.display());
+    if !rust {
+        return Ok(());
+    }
+    let rust_name = format!("{name}-rust");
+    let dir = install::install(target, &rust_name, rust_display_name, &exe, true)?;
+    println!("Installed kernelspec {rust_name} in {}", dir.display());
+    // Rust cells are optional: the SQL kernel is installed whatever happens here.
+    if let Some(why) = lakehouse_kernel::engines::rust::missing_tools() {
+        println!("Rust cells are not prepared: {why}");
+        return Ok(());
+    }
+    if let Err(e) = prepare_rust() {
+        println!("Rust cells are not prepared ({e}); the first Rust cell will try again");
+    }
+    Ok(())
+}
+
+fn prepare_rust() -> Result<(), String> {
+    use lakehouse_kernel::engines::rust;
+    let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    let cache = &settings.rust_cache;
+    if rust::is_prepared(cache) {
+        println!("The Rust environment in {} is ready", cache.display());
+        return Ok(());
+    }
+    println!(
+        "Preparing the Rust environment in {} (compiling the lakehouse client crate and Arrow; a few minutes, once)…",
+        cache.display()
+    );
+    let took = rust::prepare(cache)?;
+    println!("The Rust environment is ready ({:.0} s)", took.as_secs_f64());
+    Ok(())
+}
+
+fn run(connection_file: PathBuf, rust_default: bool) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
     // DataFusion gets its own multi-threaded runtime; the sockets run on a small one, so
     // control and heartbeat answer while a query keeps every engine thread busy.
@@ -132,6 +205,7 @@ fn run(connection_file: PathBuf) -> Result<(), String> {
         &connection_file,
         settings,
         handle,
+        rust_default,
     ));
     // Do not wait for in-flight engine work at exit.
     engine_rt.shutdown_background();

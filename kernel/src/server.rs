@@ -22,7 +22,9 @@ use tokio::sync::{mpsc, watch};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::config::Settings;
-use crate::engines::sql::{CellError, IsComplete, Output, SqlEngine, TableOutput};
+use crate::engines::rust::{self as rust_cells, RustEngine};
+use crate::engines::sql::{CellError, IsComplete, SqlEngine};
+use crate::engines::{Output, TableOutput};
 use crate::wire::{self, Incoming, Outgoing, Signer};
 
 /// Which socket a request came in on (replies go back on the same one).
@@ -44,10 +46,31 @@ struct Kernel {
     engine: tokio::sync::Mutex<Option<Arc<SqlEngine>>>,
     engine_rt: tokio::runtime::Handle,
     settings: Settings,
-    /// Abort handle of the running cell, for interrupt_request.
-    running: Mutex<Option<tokio::task::AbortHandle>>,
+    /// The Rust session, once a Rust cell has started it.
+    rust: tokio::sync::Mutex<Option<Arc<RustEngine>>>,
+    /// Cells are Rust unless they start with `%%sql` (the "Lakehouse (Rust)" kernelspec).
+    rust_default: bool,
+    /// The running cell, for interrupt_request.
+    running: Mutex<Option<Running>>,
     state: Mutex<ShellState>,
     shutdown: watch::Sender<bool>,
+}
+
+/// What interrupt_request stops.
+enum Running {
+    /// A SQL cell: its task is aborted, which cancels the running DataFusion stream.
+    Sql(tokio::task::AbortHandle),
+    /// A Rust cell: evcxr's child process is ended.
+    Rust(Arc<RustEngine>),
+}
+
+impl Running {
+    fn stop(self) {
+        match self {
+            Running::Sql(h) => h.abort(),
+            Running::Rust(r) => r.interrupt(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -57,11 +80,13 @@ struct ShellState {
     history: Vec<(usize, String)>,
 }
 
-/// Runs the kernel until a shutdown request. `engine_rt` runs DataFusion work.
+/// Runs the kernel until a shutdown request. `engine_rt` runs DataFusion work;
+/// `rust_default` makes cells Rust unless they start with `%%sql`.
 pub async fn run(
     connection_file: &Path,
     settings: Settings,
     engine_rt: tokio::runtime::Handle,
+    rust_default: bool,
 ) -> Result<(), String> {
     let text = std::fs::read_to_string(connection_file).map_err(|e| {
         format!(
@@ -105,6 +130,8 @@ pub async fn run(
         engine: tokio::sync::Mutex::new(None),
         engine_rt,
         settings,
+        rust: tokio::sync::Mutex::new(None),
+        rust_default,
         running: Mutex::new(None),
         state: Mutex::new(ShellState::default()),
         shutdown: shutdown_tx,
@@ -313,6 +340,10 @@ impl Kernel {
         match content {
             C::KernelInfoRequest(_) => self.reply(chan, msg, self.kernel_info().into()),
             C::ExecuteRequest(req) => return self.execute(msg, chan, req).await,
+            // Rust cells: evcxr has no completeness check; "unknown" lets consoles decide.
+            C::IsCompleteRequest(req) if rust_cells::cell_kind(&req.code, self.rust_default).0 => {
+                self.reply(chan, msg, IsCompleteReply::unknown().into());
+            }
             C::IsCompleteRequest(req) => {
                 let reply = match self.engine().await {
                     Ok(e) => match e.is_complete(&req.code) {
@@ -323,6 +354,25 @@ impl Kernel {
                     Err(_) => IsCompleteReply::unknown(),
                 };
                 self.reply(chan, msg, reply.into());
+            }
+            C::CompleteRequest(req)
+                if rust_cells::cell_kind(&req.code, self.rust_default).0 =>
+            {
+                let (matches, start, end, metadata) =
+                    self.complete_rust(&req.code, req.cursor_pos).await;
+                self.reply(
+                    chan,
+                    msg,
+                    CompleteReply {
+                        matches,
+                        cursor_start: start,
+                        cursor_end: end,
+                        metadata,
+                        status: ReplyStatus::Ok,
+                        error: None,
+                    }
+                    .into(),
+                );
             }
             C::CompleteRequest(req) => {
                 let (matches, start, end, metadata) = match self.engine().await {
@@ -341,6 +391,25 @@ impl Kernel {
                         cursor_start: start,
                         cursor_end: end,
                         metadata,
+                        status: ReplyStatus::Ok,
+                        error: None,
+                    }
+                    .into(),
+                );
+            }
+            C::InspectRequest(req) if rust_cells::cell_kind(&req.code, self.rust_default).0 => {
+                let found = self.inspect_rust(&req.code, req.cursor_pos).await;
+                self.reply(
+                    chan,
+                    msg,
+                    InspectReply {
+                        found: found.is_some(),
+                        data: found
+                            .map(|(plain, html)| {
+                                Media::new(vec![MediaType::Plain(plain), MediaType::Html(html)])
+                            })
+                            .unwrap_or_default(),
+                        metadata: Map::new(),
                         status: ReplyStatus::Ok,
                         error: None,
                     }
@@ -387,8 +456,8 @@ impl Kernel {
                 .into(),
             ),
             C::InterruptRequest(_) => {
-                if let Some(h) = self.running.lock().expect("running lock").take() {
-                    h.abort();
+                if let Some(r) = self.running.lock().expect("running lock").take() {
+                    r.stop();
                 }
                 self.reply(chan, msg, InterruptReply::new().into());
             }
@@ -403,8 +472,8 @@ impl Kernel {
                     }
                     .into(),
                 );
-                if let Some(h) = self.running.lock().expect("running lock").take() {
-                    h.abort();
+                if let Some(r) = self.running.lock().expect("running lock").take() {
+                    r.stop();
                 }
                 let _ = self.shutdown.send(true);
             }
@@ -566,14 +635,26 @@ impl Kernel {
         engine: Arc<SqlEngine>,
     ) -> Result<(), CellError> {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let code = req.code.clone();
-        let task = {
+        let (is_rust, code, first_line) = rust_cells::cell_kind(&req.code, self.rust_default);
+        let code = code.to_string();
+        let task = if is_rust {
+            let rust = self.rust_engine(msg, req, &engine).await?;
+            let r = rust.clone();
+            let task = self
+                .engine_rt
+                .spawn(async move { r.execute(&code, first_line, &tx).await });
+            *self.running.lock().expect("running lock") = Some(Running::Rust(rust));
+            task
+        } else {
             let engine = engine.clone();
-            self.engine_rt
-                .spawn(async move { engine.execute(&code, &tx).await })
+            let task = self
+                .engine_rt
+                .spawn(async move { engine.execute(&code, &tx).await });
+            *self.running.lock().expect("running lock") = Some(Running::Sql(task.abort_handle()));
+            task
         };
-        *self.running.lock().expect("running lock") = Some(task.abort_handle());
         let mut pending: Option<TableOutput> = None;
+        let mut rich: Option<Media> = None;
         let mut chart: Option<lakehouse_render::ChartSpec> = None;
         // Status lines of running statements: engine id → (display id, last text).
         let mut progress: std::collections::HashMap<u64, (String, String)> = Default::default();
@@ -595,6 +676,16 @@ impl Kernel {
                     }
                 }
                 Output::Chart(spec) => chart = Some(spec),
+                Output::Stream { stderr, text } => self.publish(
+                    Some(msg),
+                    if stderr {
+                        StreamContent::stderr(&text)
+                    } else {
+                        StreamContent::stdout(&text)
+                    }
+                    .into(),
+                ),
+                Output::Rich(data) => rich = Some(media(data)),
                 Output::Progress { id, text, done } => {
                     self.show_progress(msg, &mut progress, id, text);
                     if done {
@@ -642,6 +733,17 @@ impl Kernel {
                     Err(e) => chart_error = Some(e),
                 }
             }
+            if rich.is_some() {
+                // A Rust cell that showed a table and ended with a value: the value is the result.
+                self.publish(Some(msg), DisplayData::new(data).into());
+            } else {
+                self.publish(
+                    Some(msg),
+                    ExecuteResult::new(ExecutionCount::new(count), data).into(),
+                );
+            }
+        }
+        if let Some(data) = rich {
             self.publish(
                 Some(msg),
                 ExecuteResult::new(ExecutionCount::new(count), data).into(),
@@ -661,6 +763,91 @@ impl Kernel {
                 format!("the SQL engine failed unexpectedly ({e}); the session is still usable. Please report this with the cell that caused it"),
             )),
         }
+    }
+
+    /// The Rust session, started by the first Rust cell (seconds; minutes the first time on
+    /// a machine, which the cell is told).
+    async fn rust_engine(
+        &self,
+        msg: &Incoming,
+        req: &ExecuteRequest,
+        sql: &Arc<SqlEngine>,
+    ) -> Result<Arc<RustEngine>, CellError> {
+        let mut slot = self.rust.lock().await;
+        if let Some(r) = slot.as_ref() {
+            return Ok(r.clone());
+        }
+        let cache = self.settings.rust_cache.clone();
+        if !req.silent && !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none() {
+            self.publish(
+                Some(msg),
+                StreamContent::stderr(&format!(
+                    "Preparing the Rust environment: compiling the lakehouse client crate and Arrow into {} \
+                     (once per machine, a few minutes; `lakehouse-kernel prepare-rust` does it ahead of time)…\n",
+                    cache.display()
+                ))
+                .into(),
+            );
+        }
+        let session: Arc<dyn crate::engines::Session> = sql.clone();
+        let rt = self.engine_rt.clone();
+        let engine = tokio::task::spawn_blocking(move || RustEngine::start(Some(session), &rt, &cache))
+            .await
+            .unwrap_or_else(|e| {
+                Err(CellError::new(
+                    "RustSetupError",
+                    format!("the Rust environment could not be started: {e}"),
+                ))
+            })?;
+        let engine = Arc::new(engine);
+        *slot = Some(engine.clone());
+        Ok(engine)
+    }
+
+    /// The Rust session if a Rust cell started it, for completion and inspection (which do
+    /// not start one: that can take minutes).
+    async fn rust_if_started(&self) -> Option<Arc<RustEngine>> {
+        self.rust.lock().await.clone()
+    }
+
+    /// rust-analyzer's completions (through evcxr) at `cursor` (code points) of a Rust cell.
+    async fn complete_rust(
+        &self,
+        cell: &str,
+        cursor: usize,
+    ) -> (Vec<String>, usize, usize, Map<String, serde_json::Value>) {
+        let none = (vec![], cursor, cursor, Map::new());
+        let Some(rust) = self.rust_if_started().await else {
+            return none;
+        };
+        let (_, code, _) = rust_cells::cell_kind(cell, self.rust_default);
+        let offset = cell.len() - code.len();
+        let Some(pos) = byte_at(cell, cursor).and_then(|b| b.checked_sub(offset)) else {
+            return none;
+        };
+        let Some((items, start, end)) = rust.complete(code, pos).await else {
+            return none;
+        };
+        let (start, end) = (
+            cell[..offset + start].chars().count(),
+            cell[..offset + end].chars().count(),
+        );
+        let types: Vec<serde_json::Value> = items
+            .iter()
+            .map(|(text, kind)| json!({"start": start, "end": end, "text": text, "type": kind}))
+            .collect();
+        let mut metadata = Map::new();
+        metadata.insert("_jupyter_types_experimental".into(), types.into());
+        (items.into_iter().map(|(t, _)| t).collect(), start, end, metadata)
+    }
+
+    /// Documentation of what is under the cursor in a Rust cell: (plain, html).
+    async fn inspect_rust(&self, cell: &str, cursor: usize) -> Option<(String, String)> {
+        let rust = self.rust_if_started().await?;
+        let (_, code, _) = rust_cells::cell_kind(cell, self.rust_default);
+        let offset = cell.len() - code.len();
+        let pos = byte_at(cell, cursor)?.checked_sub(offset)?;
+        rust.inspect(code, pos).await
     }
 
     /// Shows or updates the status line `id` of a running statement in place.
@@ -696,12 +883,18 @@ impl Kernel {
     }
 
     fn kernel_info(&self) -> KernelInfoReply {
-        KernelInfoReply {
-            status: ReplyStatus::Ok,
-            protocol_version: wire::PROTOCOL_VERSION.into(),
-            implementation: "lakehouse-kernel".into(),
-            implementation_version: env!("CARGO_PKG_VERSION").into(),
-            language_info: LanguageInfo {
+        let language_info = if self.rust_default {
+            LanguageInfo {
+                name: "rust".into(),
+                version: String::new(),
+                mimetype: Some("text/rust".into()),
+                file_extension: Some(".rs".into()),
+                pygments_lexer: Some("rust".into()),
+                codemirror_mode: Some(CodeMirrorMode::Simple("rust".into())),
+                nbconvert_exporter: Some("script".into()),
+            }
+        } else {
+            LanguageInfo {
                 name: "sql".into(),
                 version: crate::DATAFUSION_VERSION.into(),
                 mimetype: Some("application/sql".into()),
@@ -709,9 +902,16 @@ impl Kernel {
                 pygments_lexer: Some("sql".into()),
                 codemirror_mode: Some(CodeMirrorMode::Simple("sql".into())),
                 nbconvert_exporter: Some("script".into()),
-            },
+            }
+        };
+        KernelInfoReply {
+            status: ReplyStatus::Ok,
+            protocol_version: wire::PROTOCOL_VERSION.into(),
+            implementation: "lakehouse-kernel".into(),
+            implementation_version: env!("CARGO_PKG_VERSION").into(),
+            language_info,
             banner: format!(
-                "Lakehouse kernel {} — SQL on DataFusion {} over Iceberg\nCatalog: embedded ({}), warehouse {}",
+                "Lakehouse kernel {} — SQL on DataFusion {} over Iceberg, Rust cells through evcxr (%%rust)\nCatalog: embedded ({}), warehouse {}",
                 env!("CARGO_PKG_VERSION"),
                 crate::DATAFUSION_VERSION,
                 self.settings.home.join("catalog.db").display(),
@@ -886,6 +1086,24 @@ fn first_value(t: &TableOutput) -> String {
                 .map(|f| f.value(0).to_string())
         })
         .unwrap_or_default()
+}
+
+/// The byte offset of code point `cursor` in `text` (Jupyter counts code points).
+fn byte_at(text: &str, cursor: usize) -> Option<usize> {
+    if cursor == text.chars().count() {
+        return Some(text.len());
+    }
+    text.char_indices().nth(cursor).map(|(i, _)| i)
+}
+
+/// A MIME bundle from a Rust cell (`{mime: content}`) as Jupyter media.
+fn media(data: Vec<(String, String)>) -> Media {
+    let map: Map<String, serde_json::Value> = data
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(map))
+        .unwrap_or_else(|_| Media::new(vec![MediaType::Plain(String::new())]))
 }
 
 fn render_table(

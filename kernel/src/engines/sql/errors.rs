@@ -192,6 +192,11 @@ fn missing_table(msg: &str) -> Option<String> {
         .then(|| name.to_string())
 }
 
+/// A DataFusion error as one readable line, without its layered prefixes.
+pub fn plain(e: &DataFusionError) -> String {
+    strip_prefixes(&e.to_string())
+}
+
 /// Removes DataFusion's layered "Error during planning: " style prefixes and keeps one line.
 fn strip_prefixes(msg: &str) -> String {
     let mut m = msg.trim();

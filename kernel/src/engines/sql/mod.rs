@@ -9,12 +9,13 @@ mod magic;
 pub mod params;
 mod progress;
 pub mod refs;
+mod session;
 pub mod split;
 mod travel;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -37,30 +38,7 @@ use crate::catalog::{self, LakehouseCatalog, CATALOG_NAME};
 use crate::config::Settings;
 use split::Piece;
 
-/// What a statement produced, in the order produced.
-#[derive(Debug)]
-pub enum Output {
-    /// A sentence saying what a statement did ("Inserted 3 rows into demo.events").
-    Message(String),
-    /// A result set.
-    Table(TableOutput),
-    /// The cell asked for its last result as a chart (`%%sql --chart …`); sent first.
-    Chart(lakehouse_render::ChartSpec),
-    /// A status line for a running statement: shown once it runs longer than
-    /// [`progress::FIRST_AFTER`], then updated in place under the same `id`; `done` is the
-    /// last update.
-    Progress { id: u64, text: String, done: bool },
-}
-
-/// The first rows of a result, and how many rows there were in all.
-#[derive(Debug)]
-pub struct TableOutput {
-    pub schema: SchemaRef,
-    /// At most `max_rows` rows (the display limit), possibly in several batches.
-    pub batches: Vec<RecordBatch>,
-    pub total_rows: usize,
-    pub elapsed: Duration,
-}
+pub use super::{Output, TableOutput};
 
 /// Display settings a session can change.
 #[derive(Debug, Clone, Copy)]
@@ -160,6 +138,17 @@ impl SqlEngine {
         cell: &str,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
+        self.execute_keeping(cell, out, None).await
+    }
+
+    /// [`execute`](Self::execute), keeping `keep` rows of each result instead of the display
+    /// limit (`usize::MAX`: every row, for the Rust cells' bridge).
+    async fn execute_keeping(
+        &self,
+        cell: &str,
+        out: &UnboundedSender<Output>,
+        keep_override: Option<usize>,
+    ) -> Result<(), CellError> {
         let (options, rest) = magic::parse(cell)?;
         let cell = rest.as_deref().unwrap_or(cell);
         let parts = split::split(cell);
@@ -176,6 +165,7 @@ impl SqlEngine {
             }
             None => self.display().max_rows,
         };
+        let keep = keep_override.unwrap_or(keep);
         let before = self.tables_sent.load(std::sync::atomic::Ordering::Relaxed);
         for piece in &parts.pieces {
             if let Err(e) = self.execute_piece(cell, piece, out, keep).await {
