@@ -189,6 +189,10 @@ def test_completion_and_inspection_in_a_rust_cell(rk):
                           timeout=60)
     assert reply["content"]["found"], reply["content"]
     assert "String" in reply["content"]["data"]["text/plain"]
+    # Nothing to document: not found.
+    code = "%%rust\nlet s = 1;  "
+    reply, _ = rk.request("inspect_request", {"code": code, "cursor_pos": len(code), "detail_level": 0}, timeout=60)
+    assert not reply["content"]["found"], reply["content"]
 
 
 def test_without_cargo_a_rust_cell_says_what_to_install_and_sql_works(start_kernel, tmp_path):

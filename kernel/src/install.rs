@@ -184,15 +184,28 @@ mod tests {
     fn install_and_uninstall_in_a_prefix() {
         let dir = std::env::temp_dir().join(format!("lh-install-{}", std::process::id()));
         let t = Target::Prefix(dir.clone());
-        let spec = install(&t, "lakehouse", "Lakehouse (SQL)", Path::new("/bin/true"), false).unwrap();
+        let spec = install(
+            &t,
+            "lakehouse",
+            "Lakehouse (SQL)",
+            Path::new("/bin/true"),
+            false,
+        )
+        .unwrap();
         assert!(spec.join("kernel.json").is_file());
         assert!(spec.join("logo-64x64.png").is_file());
         uninstall(&t, "lakehouse").unwrap();
         assert!(!spec.exists());
         assert!(uninstall(&t, "lakehouse").is_err());
         assert!(install(&t, "../evil", "x", Path::new("/bin/true"), false).is_err());
-        let rust = install(&t, "lakehouse-rust", "Lakehouse (Rust)", Path::new("/bin/true"), true)
-            .unwrap();
+        let rust = install(
+            &t,
+            "lakehouse-rust",
+            "Lakehouse (Rust)",
+            Path::new("/bin/true"),
+            true,
+        )
+        .unwrap();
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(rust.join("kernel.json")).unwrap())
                 .unwrap();

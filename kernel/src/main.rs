@@ -110,7 +110,13 @@ fn main() -> ExitCode {
             display_name,
             rust_display_name,
             no_rust,
-        } => install_all(&target.target(), &name, &display_name, &rust_display_name, !no_rust),
+        } => install_all(
+            &target.target(),
+            &name,
+            &display_name,
+            &rust_display_name,
+            !no_rust,
+        ),
         Command::PrepareRust => prepare_rust(),
         Command::Uninstall { target, name } => {
             let rust = format!("{name}-rust");
@@ -176,7 +182,10 @@ fn prepare_rust() -> Result<(), String> {
         cache.display()
     );
     let took = rust::prepare(cache)?;
-    println!("The Rust environment is ready ({:.0} s)", took.as_secs_f64());
+    println!(
+        "The Rust environment is ready ({:.0} s)",
+        took.as_secs_f64()
+    );
     Ok(())
 }
 

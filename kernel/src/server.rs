@@ -355,9 +355,7 @@ impl Kernel {
                 };
                 self.reply(chan, msg, reply.into());
             }
-            C::CompleteRequest(req)
-                if rust_cells::cell_kind(&req.code, self.rust_default).0 =>
-            {
+            C::CompleteRequest(req) if rust_cells::cell_kind(&req.code, self.rust_default).0 => {
                 let (matches, start, end, metadata) =
                     self.complete_rust(&req.code, req.cursor_pos).await;
                 self.reply(
@@ -778,7 +776,8 @@ impl Kernel {
             return Ok(r.clone());
         }
         let cache = self.settings.rust_cache.clone();
-        if !req.silent && !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none() {
+        if !req.silent && !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none()
+        {
             self.publish(
                 Some(msg),
                 StreamContent::stderr(&format!(
@@ -791,14 +790,15 @@ impl Kernel {
         }
         let session: Arc<dyn crate::engines::Session> = sql.clone();
         let rt = self.engine_rt.clone();
-        let engine = tokio::task::spawn_blocking(move || RustEngine::start(Some(session), &rt, &cache))
-            .await
-            .unwrap_or_else(|e| {
-                Err(CellError::new(
-                    "RustSetupError",
-                    format!("the Rust environment could not be started: {e}"),
-                ))
-            })?;
+        let engine =
+            tokio::task::spawn_blocking(move || RustEngine::start(Some(session), &rt, &cache))
+                .await
+                .unwrap_or_else(|e| {
+                    Err(CellError::new(
+                        "RustSetupError",
+                        format!("the Rust environment could not be started: {e}"),
+                    ))
+                })?;
         let engine = Arc::new(engine);
         *slot = Some(engine.clone());
         Ok(engine)
@@ -838,7 +838,12 @@ impl Kernel {
             .collect();
         let mut metadata = Map::new();
         metadata.insert("_jupyter_types_experimental".into(), types.into());
-        (items.into_iter().map(|(t, _)| t).collect(), start, end, metadata)
+        (
+            items.into_iter().map(|(t, _)| t).collect(),
+            start,
+            end,
+            metadata,
+        )
     }
 
     /// Documentation of what is under the cursor in a Rust cell: (plain, html).
@@ -847,7 +852,14 @@ impl Kernel {
         let (_, code, _) = rust_cells::cell_kind(cell, self.rust_default);
         let offset = cell.len() - code.len();
         let pos = byte_at(cell, cursor)?.checked_sub(offset)?;
-        rust.inspect(code, pos).await
+        // evcxr documents the name that ends at the position: move to the end of the word
+        // the cursor is in, as Shift+Tab in the middle of a name means that name.
+        let end = code[pos..]
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map_or(code.len(), |n| pos + n);
+        rust.inspect(code, end)
+            .await
+            .filter(|(plain, _)| plain.trim() != "No documentation found")
     }
 
     /// Shows or updates the status line `id` of a running statement in place.

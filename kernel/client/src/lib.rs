@@ -139,7 +139,9 @@ impl Frame {
     pub fn strings(&self, name: &str) -> Result<Vec<Option<String>>> {
         use arrow_array::cast::AsArray;
         let col = self.column(name)?;
-        let owned = |it: &mut dyn Iterator<Item = Option<&str>>| it.map(|v| v.map(str::to_string)).collect();
+        let owned = |it: &mut dyn Iterator<Item = Option<&str>>| {
+            it.map(|v| v.map(str::to_string)).collect()
+        };
         match col.data_type() {
             DataType::Utf8 => Ok(owned(&mut col.as_string::<i32>().iter())),
             DataType::LargeUtf8 => Ok(owned(&mut col.as_string::<i64>().iter())),
@@ -154,15 +156,25 @@ impl Frame {
     /// One column over all rows, by name.
     pub fn column(&self, name: &str) -> Result<ArrayRef> {
         let i = self.schema.index_of(name).map_err(|_| {
-            let names: Vec<_> = self.schema.fields().iter().map(|f| f.name().as_str()).collect();
+            let names: Vec<_> = self
+                .schema
+                .fields()
+                .iter()
+                .map(|f| f.name().as_str())
+                .collect();
             Error::new(
                 "ColumnNotFound",
-                format!("no column '{name}' in the result; its columns are {}", names.join(", ")),
+                format!(
+                    "no column '{name}' in the result; its columns are {}",
+                    names.join(", ")
+                ),
             )
         })?;
         let parts: Vec<&dyn Array> = self.batches.iter().map(|b| b.column(i).as_ref()).collect();
         match parts.as_slice() {
-            [] => Ok(arrow_array::new_empty_array(self.schema.field(i).data_type())),
+            [] => Ok(arrow_array::new_empty_array(
+                self.schema.field(i).data_type(),
+            )),
             [_] => Ok(self.batches[0].column(i).clone()),
             _ => Ok(arrow_select::concat::concat(&parts)?),
         }
@@ -266,7 +278,12 @@ pub fn param<T: FromParam>(name: &str) -> Result<T> {
     let all = params()?;
     let key = name.trim_start_matches('$').to_ascii_lowercase();
     let Some(col) = all.column_by_name(&key) else {
-        let names: Vec<_> = all.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let names: Vec<_> = all
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
         return Err(Error::new(
             "ParameterError",
             format!(
@@ -295,10 +312,16 @@ pub fn settings() -> Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for b in &batches {
         let (Some(k), Some(v)) = (
-            b.column(0).as_any().downcast_ref::<arrow_array::StringArray>(),
-            b.column(1).as_any().downcast_ref::<arrow_array::StringArray>(),
+            b.column(0)
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>(),
+            b.column(1)
+                .as_any()
+                .downcast_ref::<arrow_array::StringArray>(),
         ) else {
-            return Err(Error::bridge("the kernel sent settings of an unexpected shape"));
+            return Err(Error::bridge(
+                "the kernel sent settings of an unexpected shape",
+            ));
         };
         for i in 0..b.num_rows() {
             out.push((k.value(i).to_string(), v.value(i).to_string()));
@@ -343,7 +366,11 @@ pub fn show(data: impl IntoBatches) -> Result<()> {
         left -= take;
     }
     let ipc = wire::encode_batches(&schema, &kept)?;
-    call(&[wire::op::SHOW.as_bytes(), total.to_string().as_bytes(), &ipc])?;
+    call(&[
+        wire::op::SHOW.as_bytes(),
+        total.to_string().as_bytes(),
+        &ipc,
+    ])?;
     Ok(())
 }
 
@@ -611,8 +638,15 @@ mod tests {
         assert_eq!(f.num_rows(), 3);
         assert_eq!(f.column("x").unwrap().len(), 3);
         assert_eq!(f.to_batch().unwrap().num_rows(), 3);
-        assert_eq!(f.primitive::<arrow_array::types::Int64Type>("x").unwrap().values(), &[1, 2, 3]);
-        let e = f.primitive::<arrow_array::types::Float64Type>("x").unwrap_err();
+        assert_eq!(
+            f.primitive::<arrow_array::types::Int64Type>("x")
+                .unwrap()
+                .values(),
+            &[1, 2, 3]
+        );
+        let e = f
+            .primitive::<arrow_array::types::Float64Type>("x")
+            .unwrap_err();
         assert!(e.message.contains("is Int64, not Float64"), "{e}");
         assert_eq!(f.strings("x").unwrap_err().kind, "TypeError");
         let e = f.column("y").unwrap_err();
@@ -625,6 +659,9 @@ mod tests {
         std::env::remove_var(wire::BRIDGE_ENV);
         let e = sql("SELECT 1").unwrap_err();
         assert_eq!(e.kind, "BridgeError");
-        assert!(e.message.contains("not running in a lakehouse kernel"), "{e}");
+        assert!(
+            e.message.contains("not running in a lakehouse kernel"),
+            "{e}"
+        );
     }
 }

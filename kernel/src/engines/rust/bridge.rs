@@ -89,7 +89,10 @@ async fn read_message(conn: &mut UnixStream) -> std::io::Result<Vec<Vec<u8>>> {
     if n > wire::MAX_PARTS {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
-            format!("a bridge message has {n} parts (at most {})", wire::MAX_PARTS),
+            format!(
+                "a bridge message has {n} parts (at most {})",
+                wire::MAX_PARTS
+            ),
         ));
     }
     let mut lens = Vec::with_capacity(n as usize);
@@ -125,8 +128,11 @@ async fn serve(
     let hello = read_message(&mut conn).await?;
     if hello.len() != 2 || hello[0] != op::HELLO.as_bytes() || hello[1] != token.as_bytes() {
         let msg = "this socket serves the lakehouse kernel's Rust cells only (wrong token)";
-        write_message(&mut conn, &[status::ERROR.as_bytes(), b"BridgeError", msg.as_bytes()])
-            .await?;
+        write_message(
+            &mut conn,
+            &[status::ERROR.as_bytes(), b"BridgeError", msg.as_bytes()],
+        )
+        .await?;
         return Ok(());
     }
     write_message(&mut conn, &[status::OK.as_bytes()]).await?;
@@ -146,7 +152,11 @@ async fn serve(
             Err(e) => {
                 write_message(
                     &mut conn,
-                    &[status::ERROR.as_bytes(), e.ename.as_bytes(), e.evalue.as_bytes()],
+                    &[
+                        status::ERROR.as_bytes(),
+                        e.ename.as_bytes(),
+                        e.evalue.as_bytes(),
+                    ],
                 )
                 .await?
             }
@@ -155,7 +165,10 @@ async fn serve(
 }
 
 fn arrow_error(e: datafusion::arrow::error::ArrowError) -> CellError {
-    CellError::new("ArrowError", format!("the batches could not be read or written: {e}"))
+    CellError::new(
+        "ArrowError",
+        format!("the batches could not be read or written: {e}"),
+    )
 }
 
 async fn handle(request: Vec<Vec<u8>>, session: &dyn Session, current: &CurrentCell) -> Reply {
@@ -243,7 +256,11 @@ mod tests {
             "LAKEHOUSE_HOME".to_string(),
             dir.display().to_string(),
         )]);
-        let engine = Arc::new(SqlEngine::new(Settings::from_map(&env).unwrap()).await.unwrap());
+        let engine = Arc::new(
+            SqlEngine::new(Settings::from_map(&env).unwrap())
+                .await
+                .unwrap(),
+        );
         engine
             .query("CREATE TABLE t AS SELECT value AS x FROM range(1000); SET n = 42")
             .await
@@ -254,8 +271,8 @@ mod tests {
             out: tx,
             started: Instant::now(),
         });
-        let bridge = Bridge::start(&tokio::runtime::Handle::current(), engine.clone(), current)
-            .unwrap();
+        let bridge =
+            Bridge::start(&tokio::runtime::Handle::current(), engine.clone(), current).unwrap();
         let (path, token) = (bridge.path.clone(), bridge.token.clone());
         // The client crate blocks: run it off the runtime, as the evcxr child process would.
         let client = tokio::task::spawn_blocking(move || {
@@ -268,7 +285,10 @@ mod tests {
             let msg = lakehouse::register("feats", f.to_batch().unwrap()).unwrap();
             assert_eq!(msg, "Registered default.feats (1000 rows) for this session");
             assert_eq!(lakehouse::param::<i64>("n").unwrap(), 42);
-            assert_eq!(lakehouse::param::<i64>("missing").unwrap_err().kind, "ParameterError");
+            assert_eq!(
+                lakehouse::param::<i64>("missing").unwrap_err().kind,
+                "ParameterError"
+            );
             assert_eq!(lakehouse::setting("lakehouse.max_rows").unwrap(), "50");
             lakehouse::show(f).unwrap();
         });
@@ -287,13 +307,18 @@ mod tests {
         match rx.recv().await {
             Some(Output::Table(t)) => {
                 assert_eq!(t.total_rows, 1000);
-                assert_eq!(t.batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 50);
+                assert_eq!(
+                    t.batches.iter().map(RecordBatch::num_rows).sum::<usize>(),
+                    50
+                );
             }
             other => panic!("expected a table, got {other:?}"),
         }
         // A wrong token is refused.
         let mut s = UnixStream::connect(&bridge.path).await.unwrap();
-        write_message(&mut s, &[op::HELLO.as_bytes(), b"nope"]).await.unwrap();
+        write_message(&mut s, &[op::HELLO.as_bytes(), b"nope"])
+            .await
+            .unwrap();
         let reply = read_message(&mut s).await.unwrap();
         assert_eq!(reply[0], status::ERROR.as_bytes());
         let socket_dir = bridge.dir.clone();

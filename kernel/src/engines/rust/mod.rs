@@ -164,8 +164,12 @@ impl RustEngine {
         };
         std::fs::create_dir_all(cache)
             .map_err(|e| setup_error(&format!("cannot create {}", cache.display()), &e))?;
-        let client = write_client(cache)
-            .map_err(|e| setup_error(&format!("cannot write the client crate under {}", cache.display()), &e))?;
+        let client = write_client(cache).map_err(|e| {
+            setup_error(
+                &format!("cannot write the client crate under {}", cache.display()),
+                &e,
+            )
+        })?;
         let current: CurrentCell = Arc::new(Mutex::new(None));
         let bridge = session
             .map(|s| Bridge::start(rt, s, current.clone()))
@@ -370,10 +374,7 @@ fn setup_commands(cache: &Path, client: &Path) -> String {
     )
 }
 
-type Ready = (
-    Arc<Mutex<std::process::Child>>,
-    evcxr::EvalContextOutputs,
-);
+type Ready = (Arc<Mutex<std::process::Child>>, evcxr::EvalContextOutputs);
 
 /// The thread that owns the evcxr context (it is not `Send`) and runs its jobs in order.
 fn worker(
@@ -386,7 +387,10 @@ fn worker(
         .map_err(|e| {
             CellError::new(
                 "RustSetupError",
-                format!("evcxr could not start its Rust process: {}", e.to_string().trim()),
+                format!(
+                    "evcxr could not start its Rust process: {}",
+                    e.to_string().trim()
+                ),
             )
         })
         .map(|(eval, outputs)| (evcxr::CommandContext::with_eval_context(eval), outputs));
@@ -479,9 +483,11 @@ fn deliver(shared: &Shared, lines: Vec<(bool, String)>) {
             shared.user_error.store(true, Ordering::SeqCst);
             continue;
         }
-        if let Some(m) = line.strip_prefix(lakehouse::PANIC_MARKER).filter(|_| !stderr) {
-            *shared.panic.lock().expect("panic lock") =
-                Some(unescape(m));
+        if let Some(m) = line
+            .strip_prefix(lakehouse::PANIC_MARKER)
+            .filter(|_| !stderr)
+        {
+            *shared.panic.lock().expect("panic lock") = Some(unescape(m));
             continue;
         }
         if stderr {
@@ -587,11 +593,17 @@ mod tests {
 
     #[test]
     fn cell_kinds() {
-        assert_eq!(cell_kind("%%rust\nlet x = 1;", false), (true, "let x = 1;", 2));
+        assert_eq!(
+            cell_kind("%%rust\nlet x = 1;", false),
+            (true, "let x = 1;", 2)
+        );
         assert_eq!(cell_kind("\n%%rust  \nx", false), (true, "x", 3));
         assert_eq!(cell_kind("SELECT 1", false), (false, "SELECT 1", 1));
         assert_eq!(cell_kind("let x = 1;", true), (true, "let x = 1;", 1));
-        assert_eq!(cell_kind("%%sql\nSELECT 1", true), (false, "%%sql\nSELECT 1", 1));
+        assert_eq!(
+            cell_kind("%%sql\nSELECT 1", true),
+            (false, "%%sql\nSELECT 1", 1)
+        );
         assert_eq!(cell_kind("%%sql --chart bar\nSELECT 1", true).0, false);
         // A %%rust further down is not a cell magic.
         assert_eq!(cell_kind("SELECT 1;\n%%rust", false).0, false);
@@ -605,10 +617,17 @@ mod tests {
     #[test]
     fn question_mark_errors_keep_the_client_crate_kinds() {
         let e = question_mark_error(&["TableNotFound: table x does not exist".into(), "".into()]);
-        assert_eq!((e.ename.as_str(), e.evalue.as_str()), ("TableNotFound", "table x does not exist"));
+        assert_eq!(
+            (e.ename.as_str(), e.evalue.as_str()),
+            ("TableNotFound", "table x does not exist")
+        );
         let e = question_mark_error(&["invalid digit found in string".into()]);
         assert_eq!(e.ename, "RustError");
-        assert!(e.evalue.contains("invalid digit found in string"), "{}", e.evalue);
+        assert!(
+            e.evalue.contains("invalid digit found in string"),
+            "{}",
+            e.evalue
+        );
     }
 
     #[test]

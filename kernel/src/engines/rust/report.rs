@@ -8,7 +8,11 @@ const MAX_ERRORS: usize = 5;
 
 /// One `CompileError` for all of a cell's compile errors. `code` is what was compiled, and
 /// `first_line` the cell line it starts on (2 after a `%%rust` line).
-pub fn compile_errors(errors: &[evcxr::CompilationError], code: &str, first_line: usize) -> CellError {
+pub fn compile_errors(
+    errors: &[evcxr::CompilationError],
+    code: &str,
+    first_line: usize,
+) -> CellError {
     let lines: Vec<&str> = code.lines().collect();
     let mut traceback = Vec::new();
     let mut summary = None;

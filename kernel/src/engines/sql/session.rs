@@ -72,7 +72,10 @@ impl Session for SqlEngine {
             .map_err(|e| {
                 CellError::new(
                     "RegisterError",
-                    format!("cannot register {schema_name}.{table}: {}", super::errors::plain(&e)),
+                    format!(
+                        "cannot register {schema_name}.{table}: {}",
+                        super::errors::plain(&e)
+                    ),
                 )
             })?;
         self.assist.invalidate();
@@ -88,9 +91,9 @@ impl Session for SqlEngine {
         let mut fields = Vec::with_capacity(all.len());
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(all.len());
         for (name, value) in all {
-            let array = value.to_array().map_err(|e| {
-                CellError::new("ParameterError", format!("parameter {name}: {e}"))
-            })?;
+            let array = value
+                .to_array()
+                .map_err(|e| CellError::new("ParameterError", format!("parameter {name}: {e}")))?;
             fields.push(Field::new(name, value.data_type(), true));
             columns.push(array);
         }
@@ -111,7 +114,10 @@ impl Session for SqlEngine {
             .map(|r| (r.env.to_string(), r.value))
             .collect();
         rows.push(("lakehouse.max_rows".into(), d.max_rows.to_string()));
-        rows.push(("lakehouse.max_col_width".into(), d.max_col_width.to_string()));
+        rows.push((
+            "lakehouse.max_col_width".into(),
+            d.max_col_width.to_string(),
+        ));
         rows.push((
             "lakehouse.reference".into(),
             self.active_reference()
@@ -135,14 +141,21 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lh-session-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
-        (SqlEngine::new(Settings::from_map(&env).unwrap()).await.unwrap(), dir)
+        (
+            SqlEngine::new(Settings::from_map(&env).unwrap())
+                .await
+                .unwrap(),
+            dir,
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn query_keeps_every_row_and_the_messages() {
         let (e, dir) = engine("query").await;
         let r = e
-            .query("CREATE TABLE t AS SELECT * FROM range(1000); SELECT value FROM t ORDER BY value")
+            .query(
+                "CREATE TABLE t AS SELECT * FROM range(1000); SELECT value FROM t ORDER BY value",
+            )
             .await
             .unwrap();
         assert_eq!(r.messages, vec!["Created table default.t with 1000 rows"]);
@@ -172,13 +185,20 @@ mod tests {
             "10"
         );
         let msg = e
-            .register_batches("default.feats", schema.clone(), vec![batches[0].slice(0, 3)])
+            .register_batches(
+                "default.feats",
+                schema.clone(),
+                vec![batches[0].slice(0, 3)],
+            )
             .await
             .unwrap();
         assert!(msg.starts_with("Replaced default.feats (3 rows)"), "{msg}");
         // An Iceberg table of that name is not shadowed.
         e.query("CREATE TABLE real_t (x BIGINT)").await.unwrap();
-        let err = e.register_batches("real_t", schema.clone(), vec![]).await.unwrap_err();
+        let err = e
+            .register_batches("real_t", schema.clone(), vec![])
+            .await
+            .unwrap_err();
         assert!(err.evalue.contains("is an Iceberg table"), "{}", err.evalue);
         let err = e.register_batches("a b", schema, vec![]).await.unwrap_err();
         assert_eq!(err.ename, "NameError");
@@ -188,7 +208,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn parameters_are_one_typed_row() {
         let (e, dir) = engine("params").await;
-        e.query("SET n = 5; SET name = 'it''s'; SET flag = true").await.unwrap();
+        e.query("SET n = 5; SET name = 'it''s'; SET flag = true")
+            .await
+            .unwrap();
         let b = e.parameters().unwrap();
         assert_eq!(b.num_rows(), 1);
         let s = b.schema();
@@ -199,7 +221,9 @@ mod tests {
             &datafusion::arrow::datatypes::DataType::Int64
         );
         let rows = e.settings_rows();
-        assert!(rows.iter().any(|(k, v)| k == "lakehouse.max_rows" && v == "50"));
+        assert!(rows
+            .iter()
+            .any(|(k, v)| k == "lakehouse.max_rows" && v == "50"));
         let _ = std::fs::remove_dir_all(dir);
     }
 }
