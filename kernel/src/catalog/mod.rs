@@ -8,6 +8,8 @@
 
 mod embedded;
 mod metadata;
+mod metatables;
+mod parallel;
 mod provider;
 mod rest;
 mod scoped;
@@ -15,6 +17,8 @@ pub mod versioned;
 
 pub use embedded::open_embedded;
 pub use lakehouse_nessie::NessieCatalog;
+pub use metatables::METADATA_TABLES;
+pub use parallel::{ParallelTable, SplitScan};
 pub use provider::{LakehouseCatalog, Listing};
 pub use rest::{open_rest, rest_props, RestCatalog};
 
