@@ -355,32 +355,20 @@ impl Kernel {
                 };
                 self.reply(chan, msg, reply.into());
             }
-            C::CompleteRequest(req) if rust_cells::cell_kind(&req.code, self.rust_default).0 => {
-                let (matches, start, end, metadata) =
-                    self.complete_rust(&req.code, req.cursor_pos).await;
-                self.reply(
-                    chan,
-                    msg,
-                    CompleteReply {
-                        matches,
-                        cursor_start: start,
-                        cursor_end: end,
-                        metadata,
-                        status: ReplyStatus::Ok,
-                        error: None,
-                    }
-                    .into(),
-                );
-            }
             C::CompleteRequest(req) => {
-                let (matches, start, end, metadata) = match self.engine().await {
-                    Ok(e) => {
-                        let c = e.complete(&req.code, req.cursor_pos).await;
-                        let metadata = c.metadata();
-                        (c.matches, c.cursor_start, c.cursor_end, metadata)
-                    }
-                    Err(_) => (vec![], req.cursor_pos, req.cursor_pos, Map::new()),
-                };
+                let (matches, start, end, metadata) =
+                    if rust_cells::cell_kind(&req.code, self.rust_default).0 {
+                        self.complete_rust(&req.code, req.cursor_pos).await
+                    } else {
+                        match self.engine().await {
+                            Ok(e) => {
+                                let c = e.complete(&req.code, req.cursor_pos).await;
+                                let metadata = c.metadata();
+                                (c.matches, c.cursor_start, c.cursor_end, metadata)
+                            }
+                            Err(_) => (vec![], req.cursor_pos, req.cursor_pos, Map::new()),
+                        }
+                    };
                 self.reply(
                     chan,
                     msg,
@@ -389,25 +377,6 @@ impl Kernel {
                         cursor_start: start,
                         cursor_end: end,
                         metadata,
-                        status: ReplyStatus::Ok,
-                        error: None,
-                    }
-                    .into(),
-                );
-            }
-            C::InspectRequest(req) if rust_cells::cell_kind(&req.code, self.rust_default).0 => {
-                let found = self.inspect_rust(&req.code, req.cursor_pos).await;
-                self.reply(
-                    chan,
-                    msg,
-                    InspectReply {
-                        found: found.is_some(),
-                        data: found
-                            .map(|(plain, html)| {
-                                Media::new(vec![MediaType::Plain(plain), MediaType::Html(html)])
-                            })
-                            .unwrap_or_default(),
-                        metadata: Map::new(),
                         status: ReplyStatus::Ok,
                         error: None,
                     }
@@ -415,23 +384,24 @@ impl Kernel {
                 );
             }
             C::InspectRequest(req) => {
-                let found = match self.engine().await {
-                    Ok(e) => e.inspect(&req.code, req.cursor_pos).await,
-                    Err(_) => None,
+                // Rust cells: rust-analyzer's (plain, html); SQL: the engine's (plain, markdown).
+                let found = if rust_cells::cell_kind(&req.code, self.rust_default).0 {
+                    self.inspect_rust(&req.code, req.cursor_pos)
+                        .await
+                        .map(|(plain, html)| vec![MediaType::Plain(plain), MediaType::Html(html)])
+                } else {
+                    match self.engine().await {
+                        Ok(e) => e.inspect(&req.code, req.cursor_pos).await,
+                        Err(_) => None,
+                    }
+                    .map(|t| vec![MediaType::Plain(t.plain), MediaType::Markdown(t.markdown)])
                 };
                 self.reply(
                     chan,
                     msg,
                     InspectReply {
                         found: found.is_some(),
-                        data: found
-                            .map(|t| {
-                                Media::new(vec![
-                                    MediaType::Plain(t.plain),
-                                    MediaType::Markdown(t.markdown),
-                                ])
-                            })
-                            .unwrap_or_default(),
+                        data: found.map(Media::new).unwrap_or_default(),
                         metadata: Map::new(),
                         status: ReplyStatus::Ok,
                         error: None,

@@ -245,22 +245,11 @@ fn settings_batch(rows: &[(String, String)]) -> RecordBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::engines::sql::SqlEngine;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_client_crate_talks_to_the_session_through_the_bridge() {
-        let dir = std::env::temp_dir().join(format!("lh-bridge-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let env = std::collections::BTreeMap::from([(
-            "LAKEHOUSE_HOME".to_string(),
-            dir.display().to_string(),
-        )]);
-        let engine = Arc::new(
-            SqlEngine::new(Settings::from_map(&env).unwrap())
-                .await
-                .unwrap(),
-        );
+        let (engine, dir) = crate::engines::sql::test_engine("bridge").await;
+        let engine = Arc::new(engine);
         engine
             .query("CREATE TABLE t AS SELECT value AS x FROM range(1000); SET n = 42")
             .await

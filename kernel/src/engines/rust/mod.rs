@@ -301,15 +301,17 @@ impl RustEngine {
     }
 
     async fn run(&self, code: &str) -> Result<evcxr::EvalOutputs, evcxr::Error> {
+        let code = code.to_string();
+        self.ask(|reply| Job::Execute { code, reply })
+            .await
+            .unwrap_or_else(|| Err(evcxr::Error::Message("the Rust thread has stopped".into())))
+    }
+
+    /// Sends a job to the evcxr thread and waits for its answer (`None`: the thread is gone).
+    async fn ask<T>(&self, job: impl FnOnce(oneshot::Sender<T>) -> Job) -> Option<T> {
         let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Execute {
-                code: code.to_string(),
-                reply,
-            })
-            .map_err(|_| evcxr::Error::Message("the Rust thread has stopped".into()))?;
-        rx.await
-            .unwrap_or_else(|_| Err(evcxr::Error::Message("the Rust thread has stopped".into())))
+        self.jobs.send(job(reply)).ok()?;
+        rx.await.ok()
     }
 
     /// Takes what the child printed that the forwarder has not moved yet, then detaches the
@@ -339,28 +341,18 @@ impl RustEngine {
 
     /// Completion candidates at byte offset `pos` of `code`.
     pub async fn complete(&self, code: &str, pos: usize) -> Option<RustCompletions> {
-        let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Complete {
-                code: code.into(),
-                pos,
-                reply,
-            })
-            .ok()?;
-        rx.await.ok().flatten()
+        let code = code.to_string();
+        self.ask(|reply| Job::Complete { code, pos, reply })
+            .await
+            .flatten()
     }
 
     /// Documentation (plain, html) of what is at byte offset `pos` of `code`.
     pub async fn inspect(&self, code: &str, pos: usize) -> Option<(String, String)> {
-        let (reply, rx) = oneshot::channel();
-        self.jobs
-            .send(Job::Hover {
-                code: code.into(),
-                pos,
-                reply,
-            })
-            .ok()?;
-        rx.await.ok().flatten()
+        let code = code.to_string();
+        self.ask(|reply| Job::Hover { code, pos, reply })
+            .await
+            .flatten()
     }
 }
 

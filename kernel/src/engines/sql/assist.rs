@@ -562,19 +562,10 @@ impl SqlEngine {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::config::Settings;
 
     async fn engine(name: &str) -> (SqlEngine, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("lh-assist-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
-        let e = SqlEngine::new(Settings::from_map(&env).unwrap())
-            .await
-            .unwrap();
-        (e, dir)
+        super::super::test_engine(&format!("assist-{name}")).await
     }
 
     async fn run(e: &SqlEngine, sql: &str) {

@@ -909,6 +909,22 @@ impl SqlEngine {
     }
 }
 
+/// A session on a fresh embedded catalog in a temp folder named after `name`, for tests
+/// beside the code; returns the folder so the test can remove it.
+#[cfg(test)]
+pub(crate) async fn test_engine(name: &str) -> (SqlEngine, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("lh-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let env = std::collections::BTreeMap::from([(
+        "LAKEHOUSE_HOME".to_string(),
+        dir.display().to_string(),
+    )]);
+    let engine = SqlEngine::new(Settings::from_map(&env).unwrap())
+        .await
+        .unwrap();
+    (engine, dir)
+}
+
 /// `SET lakehouse.max_rows = 200` / `SET lakehouse.max_col_width = 100`: display settings
 /// for the rest of the session (the same names as LAKEHOUSE_MAX_ROWS / _MAX_COL_WIDTH).
 fn display_setting(text: &str) -> Option<Result<(&'static str, usize), String>> {

@@ -134,19 +134,9 @@ impl Session for SqlEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use std::collections::BTreeMap;
 
     async fn engine(name: &str) -> (SqlEngine, std::path::PathBuf) {
-        let dir = std::env::temp_dir().join(format!("lh-session-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
-        (
-            SqlEngine::new(Settings::from_map(&env).unwrap())
-                .await
-                .unwrap(),
-            dir,
-        )
+        super::super::test_engine(&format!("session-{name}")).await
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
