@@ -141,8 +141,16 @@ pub async fn run(
     {
         let k = kernel.clone();
         tokio::spawn(async move {
-            if let Err(e) = k.engine().await {
-                log::error!("{e}");
+            match k.engine().await {
+                // Cells of "Lakehouse (Rust)" are Rust: have evcxr ready before the first one
+                // (its first compiles and rust-analyzer's first analysis take seconds).
+                Ok(sql) if k.rust_default => {
+                    if let Err(e) = k.rust_engine(None, &sql).await {
+                        log::warn!("the Rust environment did not start ahead of the first cell: {}", e.evalue);
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => log::error!("{e}"),
             }
         });
     }
@@ -606,7 +614,9 @@ impl Kernel {
         let (is_rust, code, first_line) = rust_cells::cell_kind(&req.code, self.rust_default);
         let code = code.to_string();
         let task = if is_rust {
-            let rust = self.rust_engine(msg, req, &engine).await?;
+            let rust = self
+                .rust_engine(Some(msg).filter(|_| !req.silent), &engine)
+                .await?;
             let r = rust.clone();
             let task = self
                 .engine_rt
@@ -734,11 +744,11 @@ impl Kernel {
     }
 
     /// The Rust session, started by the first Rust cell (seconds; minutes the first time on
-    /// a machine, which the cell is told).
+    /// a machine, which the cell is told: `tell` is its request), or in the background when
+    /// the kernel starts as "Lakehouse (Rust)". A cell that comes during a start waits for it.
     async fn rust_engine(
         &self,
-        msg: &Incoming,
-        req: &ExecuteRequest,
+        tell: Option<&Incoming>,
         sql: &Arc<SqlEngine>,
     ) -> Result<Arc<RustEngine>, CellError> {
         let mut slot = self.rust.lock().await;
@@ -746,8 +756,9 @@ impl Kernel {
             return Ok(r.clone());
         }
         let cache = self.settings.rust_cache.clone();
-        if !req.silent && !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none()
-        {
+        if let Some(msg) = tell.filter(|_| {
+            !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none()
+        }) {
             self.publish(
                 Some(msg),
                 StreamContent::stderr(&format!(

@@ -244,7 +244,21 @@ impl RustEngine {
         self.shared.user_error.store(false, Ordering::SeqCst);
         self.shared.interrupted.store(false, Ordering::SeqCst);
         self.shared.running.store(true, Ordering::SeqCst);
-        let result = self.run(code).await;
+        let mut code = code.to_string();
+        let mut result = self.run(&code).await;
+        // A trailing value bound from an unsuffixed number: give the binding the type rustc
+        // proposes and compile again (a couple of times at most).
+        for _ in 0..2 {
+            let Err(evcxr::Error::CompilationErrors(errors)) = &result else {
+                break;
+            };
+            let at = report::binding_type_suggestions(errors);
+            let Some(typed) = report::with_binding_types(&code, &at) else {
+                break;
+            };
+            code = typed;
+            result = self.run(&code).await;
+        }
         self.shared.running.store(false, Ordering::SeqCst);
         self.finish_output();
         let panic = self.shared.panic.lock().expect("panic lock").take();
@@ -270,7 +284,7 @@ impl RustEngine {
                 Ok(())
             }
             Err(evcxr::Error::CompilationErrors(errors)) => {
-                Err(report::compile_errors(&errors, code, first_line))
+                Err(report::compile_errors(&errors, &code, first_line))
             }
             Err(evcxr::Error::SubprocessTerminated(why)) => {
                 self.restarted.store(true, Ordering::SeqCst);
@@ -360,8 +374,11 @@ impl RustEngine {
 fn setup_commands(cache: &Path, client: &Path) -> String {
     let path = toml::Value::String(client.display().to_string()).to_string();
     // The rustc wrapper finds its cache through XDG_CACHE_HOME (evcxr uses dirs::cache_dir).
+    // The `let` and the trailing value are for evcxr's rust-analyzer: its first type
+    // inference and method lookup over the client's Arrow take seconds, and are better spent
+    // here than in the user's first cells.
     format!(
-        ":cache {CACHE_MIB}\n:build_env XDG_CACHE_HOME={}\n:dep lakehouse = {{ path = {path} }}\nuse lakehouse::prelude::*;\nlakehouse::__install_panic_hook();",
+        ":cache {CACHE_MIB}\n:build_env XDG_CACHE_HOME={}\n:dep lakehouse = {{ path = {path} }}\nuse lakehouse::prelude::*;\nlakehouse::__install_panic_hook();\nlet _lakehouse_ready: bool = true;\n_lakehouse_ready",
         cache.display()
     )
 }

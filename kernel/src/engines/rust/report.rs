@@ -80,3 +80,71 @@ pub fn compile_errors(
     err.traceback = traceback;
     err
 }
+
+/// Where rustc asks for a binding's type ("you must specify a type for this binding, like
+/// `i32`"): its (1-based line, 1-based column) in the compiled code and the type it proposes.
+/// rustc says this when a cell ends with an unsuffixed number bound by `let` (`let x = 1 + 1;
+/// x`): evcxr's display call on the value leaves the literal's type open, where plain Rust
+/// would default it. evcxr reports the help, not its own display call, so it does not retry.
+pub fn binding_type_suggestions(errors: &[evcxr::CompilationError]) -> Vec<(usize, usize, String)> {
+    errors
+        .iter()
+        .filter_map(|e| {
+            let ty = e
+                .message()
+                .strip_prefix("you must specify a type for this binding, like `")?
+                .split('`')
+                .next()?
+                .to_string();
+            let span = e.primary_spanned_message()?.span.as_ref()?;
+            Some((span.end_line, span.end_column, ty))
+        })
+        .collect()
+}
+
+/// `code` with `: ty` written after each binding rustc named (see
+/// [`binding_type_suggestions`]), or `None` when there is nothing to write.
+pub fn with_binding_types(code: &str, at: &[(usize, usize, String)]) -> Option<String> {
+    if at.is_empty() {
+        return None;
+    }
+    let mut lines: Vec<String> = code.lines().map(str::to_string).collect();
+    let mut at = at.to_vec();
+    // Right to left, so earlier columns stay where rustc saw them.
+    at.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    for (line, column, ty) in at {
+        let text = lines.get_mut(line.checked_sub(1)?)?;
+        let byte = text
+            .char_indices()
+            .nth(column.checked_sub(1)?)
+            .map_or(text.len(), |(i, _)| i);
+        text.insert_str(byte, &format!(": {ty}"));
+    }
+    Some(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_types_go_after_the_names_rustc_points_at() {
+        // `let x = 1 + 1; x`: rustc points at the end of `x` (column 6).
+        let code = "let x = 1 + 1; x";
+        assert_eq!(
+            with_binding_types(code, &[(1, 6, "i32".into())]).unwrap(),
+            "let x: i32 = 1 + 1; x"
+        );
+        let two = "let a = 1; let b = 2.0;\nlet café = 3;\n(a, b, café)";
+        assert_eq!(
+            with_binding_types(
+                two,
+                &[(1, 6, "i32".into()), (1, 17, "f64".into()), (2, 9, "i32".into())]
+            )
+            .unwrap(),
+            "let a: i32 = 1; let b: f64 = 2.0;\nlet café: i32 = 3;\n(a, b, café)"
+        );
+        assert_eq!(with_binding_types(code, &[]), None);
+        assert_eq!(with_binding_types(code, &[(9, 1, "i32".into())]), None);
+    }
+}
