@@ -653,6 +653,23 @@ impl NessieCatalog {
         let ident = commit.identifier().clone();
         let requirements: Vec<TableRequirement> = commit.take_requirements();
         let updates: Vec<TableUpdate> = commit.take_updates();
+        self.commit_table_updates(ident, requirements, updates).await
+    }
+
+    /// Commits `updates` to table `ident` on this catalog's reference when `requirements` hold
+    /// for its current metadata: what [`Catalog::update_table`] does for a `TableCommit`, for
+    /// callers that build their own updates (iceberg-rust 0.10 lets no code outside it build a
+    /// `TableCommit`; the kernel's overwrite, delete and replace commits come this way).
+    ///
+    /// A concurrent commit to another table of the branch is retried; a concurrent change to
+    /// this table that breaks a requirement fails with [`NessieError::CommitConflict`]; a
+    /// failure whose outcome cannot be known is [`NessieError::CommitStateUnknown`].
+    pub async fn commit_table_updates(
+        &self,
+        ident: TableIdent,
+        requirements: Vec<TableRequirement>,
+        updates: Vec<TableUpdate>,
+    ) -> Result<Table> {
         let key = table_key(&ident);
         let mut stale_hash: Option<String> = None;
         for attempt in 1..=MAX_COMMIT_ATTEMPTS {

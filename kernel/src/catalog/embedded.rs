@@ -10,6 +10,11 @@ use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
 use super::{namespace, CATALOG_NAME};
 use crate::config::Settings;
 
+/// The SQLite URI of the embedded catalog's database (the kernel's own commits use it too).
+pub fn embedded_db_uri(settings: &Settings) -> String {
+    format!("sqlite://{}?mode=rwc", settings.home.join("catalog.db").display())
+}
+
 /// Opens (creating on first use) the persistent embedded catalog under `settings.home`,
 /// and makes sure the default schema exists so unqualified names work at once.
 pub async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Catalog>, String> {
@@ -26,7 +31,7 @@ pub async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Catalog>, Stri
         })?;
     }
     let db = settings.home.join("catalog.db");
-    let uri = format!("sqlite://{}?mode=rwc", db.display());
+    let uri = embedded_db_uri(settings);
     let mut props = settings.s3.file_io_props();
     props.insert(SQL_CATALOG_PROP_URI.to_string(), uri);
     props.insert(SQL_CATALOG_PROP_WAREHOUSE.to_string(), warehouse);

@@ -6,6 +6,7 @@
 //! stale after DDL (see PITFALLS.md). Ours keep a listing that is refreshed before each
 //! statement that names tables, and load tables from the catalog on every lookup.
 
+pub mod commit;
 mod embedded;
 mod metadata;
 mod provider;
@@ -13,7 +14,7 @@ mod rest;
 mod scoped;
 pub mod versioned;
 
-pub use embedded::open_embedded;
+pub use embedded::{embedded_db_uri, open_embedded};
 pub use lakehouse_nessie::NessieCatalog;
 pub use provider::{LakehouseCatalog, Listing};
 pub use rest::{open_rest, rest_props, RestCatalog};

@@ -87,6 +87,11 @@ impl LakehouseCatalog {
         self.shared.catalog.read().expect("catalog lock").clone()
     }
 
+    /// The session's Nessie catalog (on the active reference), when the catalog is Nessie.
+    pub fn nessie(&self) -> Option<NessieCatalog> {
+        self.shared.nessie.read().expect("catalog lock").clone()
+    }
+
     /// Reads and writes go to `nessie` (another reference of the Nessie catalog) from now on.
     pub fn use_nessie(&self, nessie: NessieCatalog) {
         *self.shared.catalog.write().expect("catalog lock") = Arc::new(nessie.clone());

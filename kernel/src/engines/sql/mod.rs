@@ -12,6 +12,7 @@ pub mod refs;
 mod session;
 pub mod split;
 mod travel;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -289,6 +290,10 @@ impl SqlEngine {
                 &folded
             }
         };
+        // CREATE TABLE (Spark clauses, OR REPLACE), ALTER TABLE, DROP TABLE … PURGE.
+        if let Some(done) = write::run_early(self, cell, piece, out).await {
+            return done;
+        }
         let mut statement = self.parse(cell, piece)?;
         if piece.text.contains('$') {
             params::inline_parameters(&mut statement, &self.params);
@@ -337,7 +342,14 @@ impl SqlEngine {
                     c.catalog_name
                 ),
             )),
-            LogicalPlan::Dml(dml) => self.run_dml(dml, started, out, fail).await,
+            // INSERT OVERWRITE and DELETE: the kernel's own write path.
+            LogicalPlan::Dml(dml) if write::is_ours(self, &dml) => {
+                write::run_dml(self, dml, started, out, &fail).await
+            }
+            LogicalPlan::Dml(dml) => {
+                write::check_insert_types(&dml)?;
+                self.run_dml(dml, started, out, fail).await
+            }
             LogicalPlan::Copy(copy) => {
                 let target = copy.output_url.clone();
                 let df = self

@@ -1,0 +1,556 @@
+//! The write path on the embedded catalog, through a real `SqlEngine` on a temp folder.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::util::display::array_value_to_string;
+use futures::TryStreamExt;
+use iceberg::spec::Transform;
+use tokio::sync::mpsc;
+
+use super::super::{CellError, Output, SqlEngine};
+use crate::catalog;
+use crate::catalog::commit::{self, CommitTarget, Removal, SnapshotChange};
+use crate::config::Settings;
+
+async fn engine(dir: &std::path::Path) -> SqlEngine {
+    let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
+    SqlEngine::new(Settings::from_map(&env).unwrap())
+        .await
+        .unwrap()
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("lh-write-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+async fn run(e: &SqlEngine, sql: &str) -> (Vec<Output>, Result<(), CellError>) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let r = e.execute(sql, &tx).await;
+    drop(tx);
+    let mut outs = vec![];
+    while let Some(o) = rx.recv().await {
+        outs.push(o);
+    }
+    (outs, r)
+}
+
+async fn ok(e: &SqlEngine, sql: &str) -> Vec<String> {
+    let (outs, r) = run(e, sql).await;
+    if let Err(err) = r {
+        panic!("{sql}\nfailed: {err:?}");
+    }
+    outs.into_iter()
+        .filter_map(|o| match o {
+            Output::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn err(e: &SqlEngine, sql: &str) -> CellError {
+    run(e, sql).await.1.expect_err(sql)
+}
+
+/// The rows of a query, each cell as text.
+async fn rows(e: &SqlEngine, sql: &str) -> Vec<Vec<String>> {
+    let (outs, r) = run(e, sql).await;
+    r.unwrap_or_else(|err| panic!("{sql}\nfailed: {err:?}"));
+    let Some(Output::Table(t)) = outs.last() else {
+        panic!("{sql} returned no table: {outs:?}");
+    };
+    let mut all = vec![];
+    for b in &t.batches {
+        for i in 0..b.num_rows() {
+            all.push(
+                b.columns()
+                    .iter()
+                    .map(|c| array_value_to_string(c, i).unwrap())
+                    .collect(),
+            );
+        }
+    }
+    all
+}
+
+fn flat(rows: Vec<Vec<String>>) -> Vec<String> {
+    rows.into_iter().map(|r| r.join("|")).collect()
+}
+
+async fn table(e: &SqlEngine, schema: &str, name: &str) -> iceberg::table::Table {
+    let ident = iceberg::TableIdent::new(catalog::namespace(schema), name.to_string());
+    e.catalog.iceberg().load_table(&ident).await.unwrap()
+}
+
+/// Snapshot operations from the first to the current one (following parent ids).
+async fn operations(e: &SqlEngine, schema: &str, name: &str) -> Vec<String> {
+    let t = table(e, schema, name).await;
+    let m = t.metadata();
+    let mut ops = vec![];
+    let mut at = m.current_snapshot();
+    while let Some(s) = at {
+        ops.push(s.summary().operation.as_str().to_string());
+        at = s.parent_snapshot_id().and_then(|p| m.snapshot_by_id(p));
+    }
+    ops.reverse();
+    ops
+}
+
+async fn current_snapshot(e: &SqlEngine, schema: &str, name: &str) -> Option<i64> {
+    table(e, schema, name).await.metadata().current_snapshot_id()
+}
+
+/// Live data files as (path, rows).
+async fn files(e: &SqlEngine, schema: &str, name: &str) -> Vec<(String, u64)> {
+    let t = table(e, schema, name).await;
+    if t.metadata().current_snapshot().is_none() {
+        return vec![];
+    }
+    let tasks: Vec<_> = t
+        .scan()
+        .build()
+        .unwrap()
+        .plan_files()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    tasks
+        .into_iter()
+        .map(|t| (t.data_file_path.clone(), t.record_count.unwrap_or(0)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitioned_create_insert_and_dynamic_overwrite() {
+    let dir = tempdir("dynamic");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE SCHEMA demo").await;
+    let msgs = ok(
+        &e,
+        "CREATE TABLE demo.ev (id BIGINT, day DATE, v STRING) USING iceberg
+           PARTITIONED BY (day) TBLPROPERTIES ('write.metadata.previous-versions-max' = '7', 'owner'='team')",
+    )
+    .await;
+    assert_eq!(msgs, vec!["Created table demo.ev (3 columns, partitioned by day)"]);
+    let t = table(&e, "demo", "ev").await;
+    let spec = t.metadata().default_partition_spec();
+    assert_eq!(spec.fields().len(), 1);
+    assert_eq!(spec.fields()[0].transform, Transform::Identity);
+    assert_eq!(spec.fields()[0].name, "day");
+    let props = t.metadata().properties();
+    assert_eq!(props.get("owner").map(String::as_str), Some("team"));
+    assert_eq!(
+        props.get("write.metadata.previous-versions-max").map(String::as_str),
+        Some("7")
+    );
+    assert_eq!(
+        props.get("commit.retry.num-retries").map(String::as_str),
+        Some("10")
+    );
+    ok(
+        &e,
+        "INSERT INTO demo.ev VALUES (1, DATE '2025-01-01', 'a'), (2, DATE '2025-01-02', 'b'),
+                                    (3, DATE '2025-01-02', 'c'), (4, DATE '2025-01-03', 'd')",
+    )
+    .await;
+    // The fanout writer wrote one file per partition.
+    assert_eq!(files(&e, "demo", "ev").await.len(), 3);
+    let msgs = ok(
+        &e,
+        "INSERT OVERWRITE TABLE demo.ev SELECT 20, DATE '2025-01-02', 'z' UNION ALL SELECT 30, DATE '2025-01-04', 'y'",
+    )
+    .await;
+    assert!(
+        msgs[0].starts_with("Overwrote demo.ev with 2 rows (replaced 1 data file holding 2 rows)"),
+        "{msgs:?}"
+    );
+    // 2025-01-02 replaced, 2025-01-04 new, 2025-01-01 and 2025-01-03 untouched.
+    assert_eq!(
+        flat(rows(&e, "SELECT id, day, v FROM demo.ev ORDER BY id").await),
+        vec!["1|2025-01-01|a", "4|2025-01-03|d", "20|2025-01-02|z", "30|2025-01-04|y"]
+    );
+    assert_eq!(operations(&e, "demo", "ev").await, vec!["append", "overwrite"]);
+    assert_eq!(
+        flat(rows(&e, "SELECT operation, count(*) FROM demo.`ev$snapshots` GROUP BY operation ORDER BY operation").await),
+        vec!["append|1", "overwrite|1"]
+    );
+    assert_eq!(files(&e, "demo", "ev").await.len(), 4);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unpartitioned_overwrite_replaces_everything() {
+    let dir = tempdir("full");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE TABLE t (a INT, b STRING)").await;
+    ok(&e, "INSERT INTO t VALUES (1, 'x'), (2, 'y')").await;
+    ok(&e, "INSERT INTO t VALUES (3, 'z')").await;
+    ok(&e, "INSERT OVERWRITE t SELECT a * 10, b FROM t WHERE a > 1").await;
+    assert_eq!(
+        flat(rows(&e, "SELECT a, b FROM t ORDER BY a").await),
+        vec!["20|y", "30|z"]
+    );
+    assert_eq!(
+        operations(&e, "default", "t").await,
+        vec!["append", "append", "overwrite"]
+    );
+    let t = table(&e, "default", "t").await;
+    let summary = &t.metadata().current_snapshot().unwrap().summary().additional_properties;
+    assert_eq!(summary.get("total-records").map(String::as_str), Some("2"));
+    assert_eq!(summary.get("deleted-records").map(String::as_str), Some("3"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_transform_partitions_and_overwrites() {
+    let dir = tempdir("transforms");
+    let e = engine(&dir).await;
+    ok(
+        &e,
+        "CREATE TABLE t1 (id BIGINT, s STRING, ts TIMESTAMP)
+           PARTITIONED BY (days(ts), bucket(16, id), truncate(4, s))",
+    )
+    .await;
+    let spec = table(&e, "default", "t1").await.metadata().default_partition_spec().clone();
+    let got: Vec<(String, Transform)> = spec
+        .fields()
+        .iter()
+        .map(|f| (f.name.clone(), f.transform))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("ts_day".to_string(), Transform::Day),
+            ("id_bucket".to_string(), Transform::Bucket(16)),
+            ("s_trunc".to_string(), Transform::Truncate(4)),
+        ]
+    );
+    ok(
+        &e,
+        "INSERT INTO t1 VALUES (1, 'abcdef', TIMESTAMP '2025-01-01 10:00:00'),
+                               (2, 'abcdxx', TIMESTAMP '2025-01-02 10:00:00')",
+    )
+    .await;
+    ok(
+        &e,
+        "INSERT OVERWRITE t1 VALUES (1, 'abcdzz', TIMESTAMP '2025-01-01 23:00:00')",
+    )
+    .await;
+    assert_eq!(
+        flat(rows(&e, "SELECT id, s FROM t1 ORDER BY id").await),
+        vec!["1|abcdzz", "2|abcdxx"]
+    );
+    for (name, clause, transform) in [
+        ("t2", "months(ts)", Transform::Month),
+        ("t3", "years(ts)", Transform::Year),
+        ("t4", "hours(ts)", Transform::Hour),
+    ] {
+        ok(
+            &e,
+            &format!("CREATE TABLE {name} (ts TIMESTAMP, x INT) PARTITIONED BY ({clause})"),
+        )
+        .await;
+        ok(
+            &e,
+            &format!("INSERT INTO {name} VALUES (TIMESTAMP '2025-03-01 10:00:00', 1), (TIMESTAMP '2024-03-01 11:00:00', 2)"),
+        )
+        .await;
+        let t = table(&e, "default", name).await;
+        assert_eq!(t.metadata().default_partition_spec().fields()[0].transform, transform);
+        assert_eq!(files(&e, "default", name).await.len(), 2, "{name}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_partition_clauses_are_errors_and_create_nothing() {
+    let dir = tempdir("badpart");
+    let e = engine(&dir).await;
+    let x = err(&e, "CREATE TABLE p (ts TIMESTAMP, id INT) PARTITIONED BY (weeks(ts))").await;
+    assert_eq!(x.ename, "PartitionError");
+    assert!(x.evalue.contains("'weeks'") && x.evalue.contains("bucket(N, col)"), "{}", x.evalue);
+    let x = err(&e, "CREATE TABLE p (ts TIMESTAMP, id INT) PARTITIONED BY (days(tss))").await;
+    assert!(x.evalue.contains("'tss'") && x.evalue.contains("ts, id"), "{}", x.evalue);
+    let x = err(&e, "CREATE TABLE p (s STRING) PARTITIONED BY (days(s))").await;
+    assert_eq!(x.ename, "PartitionError");
+    let x = err(&e, "CREATE TABLE p (s STRING) USING parquet").await;
+    assert_eq!(x.ename, "NotSupported");
+    assert_eq!(err(&e, "SELECT * FROM p").await.ename, "TableNotFound");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctas_partitioned_and_replace_keeps_history() {
+    let dir = tempdir("replace");
+    let e = engine(&dir).await;
+    let msgs = ok(
+        &e,
+        "CREATE TABLE f PARTITIONED BY (k) TBLPROPERTIES ('a'='1') AS
+           SELECT * FROM (VALUES (1, 'x'), (2, 'y'), (2, 'z')) v(k, s)",
+    )
+    .await;
+    assert_eq!(msgs, vec!["Created table default.f with 3 rows, partitioned by k"]);
+    assert_eq!(files(&e, "default", "f").await.len(), 2);
+    let before = table(&e, "default", "f").await;
+    let uuid = before.metadata().uuid();
+    let first_snapshot = before.metadata().current_snapshot_id().unwrap();
+    // Same schema, new rows.
+    ok(&e, "CREATE OR REPLACE TABLE f PARTITIONED BY (k) AS SELECT 7 AS k, 'n' AS s").await;
+    assert_eq!(flat(rows(&e, "SELECT k, s FROM f").await), vec!["7|n"]);
+    // Another schema and spec, same table.
+    ok(
+        &e,
+        "CREATE OR REPLACE TABLE f TBLPROPERTIES ('a'='2') AS SELECT 1.5 AS price, 'q' AS s",
+    )
+    .await;
+    assert_eq!(flat(rows(&e, "SELECT * FROM f").await), vec!["1.5|q"]);
+    let after = table(&e, "default", "f").await;
+    let m = after.metadata();
+    assert_eq!(m.uuid(), uuid);
+    assert!(m.snapshot_by_id(first_snapshot).is_some(), "old snapshot kept");
+    assert_eq!(operations(&e, "default", "f").await, vec!["append", "overwrite", "overwrite"]);
+    assert!(m.default_partition_spec().is_unpartitioned());
+    assert_eq!(m.properties().get("a").map(String::as_str), Some("2"));
+    let names: Vec<_> = m.current_schema().as_struct().fields().iter().map(|f| f.name.clone()).collect();
+    assert_eq!(names, vec!["price", "s"]);
+    // Time travel to the first snapshot still reads the old rows with the old schema.
+    assert_eq!(
+        rows(&e, &format!("SELECT count(*) FROM f VERSION AS OF {first_snapshot}")).await,
+        vec![vec!["3".to_string()]]
+    );
+    // A failing replace leaves the table as it was.
+    let snap = current_snapshot(&e, "default", "f").await;
+    let x = err(&e, "CREATE OR REPLACE TABLE f AS SELECT 10 / (x - 1) AS y FROM (VALUES (1)) v(x)").await;
+    assert!(!x.evalue.is_empty());
+    assert_eq!(current_snapshot(&e, "default", "f").await, snap);
+    assert_eq!(flat(rows(&e, "SELECT * FROM f").await), vec!["1.5|q"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_drops_whole_files_and_rewrites_partial_ones() {
+    let dir = tempdir("delete");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE TABLE d (k INT, v STRING) PARTITIONED BY (k)").await;
+    ok(
+        &e,
+        "INSERT INTO d VALUES (1, 'a'), (1, 'b'), (2, 'x'), (2, 'keep'), (2, NULL), (3, 'c')",
+    )
+    .await;
+    assert_eq!(files(&e, "default", "d").await.len(), 3);
+    let msgs = ok(&e, "DELETE FROM d WHERE k = 1 OR v = 'x'").await;
+    assert!(
+        msgs[0].starts_with("Deleted 3 rows from default.d (1 data file dropped, 1 rewritten)"),
+        "{msgs:?}"
+    );
+    // The NULL row does not match v = 'x' (NULL, not TRUE) and stays.
+    assert_eq!(
+        flat(rows(&e, "SELECT k, v FROM d ORDER BY k, v NULLS LAST").await),
+        vec!["2|keep", "2|", "3|c"]
+    );
+    assert_eq!(operations(&e, "default", "d").await, vec!["append", "overwrite"]);
+    // Decided by the partition value alone: the file is not even read (it is garbage now).
+    let k3 = files(&e, "default", "d")
+        .await
+        .into_iter()
+        .find(|(p, _)| p.contains("k=3"))
+        .expect("a file of partition k=3")
+        .0;
+    std::fs::write(k3.strip_prefix("file://").unwrap_or(&k3), b"not parquet").unwrap();
+    let msgs = ok(&e, "DELETE FROM d WHERE k = 3").await;
+    assert!(msgs[0].starts_with("Deleted 1 row from default.d (1 data file dropped, 0 rewritten)"), "{msgs:?}");
+    assert_eq!(operations(&e, "default", "d").await.last().unwrap(), "delete");
+    // Nothing matches: no commit.
+    let snap = current_snapshot(&e, "default", "d").await;
+    let msgs = ok(&e, "DELETE FROM d WHERE v = 'nothing'").await;
+    assert!(msgs[0].starts_with("Deleted 0 rows"), "{msgs:?}");
+    assert_eq!(current_snapshot(&e, "default", "d").await, snap);
+    // No WHERE: everything.
+    ok(&e, "DELETE FROM d").await;
+    assert_eq!(rows(&e, "SELECT count(*) FROM d").await, vec![vec!["0".to_string()]]);
+    assert_eq!(operations(&e, "default", "d").await.last().unwrap(), "delete");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_writes_name_the_problem_and_change_nothing() {
+    let dir = tempdir("badwrite");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE TABLE w (a INT, s STRING)").await;
+    ok(&e, "INSERT INTO w VALUES (1, 'one')").await;
+    let snap = current_snapshot(&e, "default", "w").await;
+    // DELETE on a missing column.
+    let x = err(&e, "DELETE FROM w WHERE nope = 1").await;
+    assert!(
+        x.evalue.contains("nope") && x.evalue.contains("w.a") && x.evalue.contains("w.s"),
+        "{x:?}"
+    );
+    // A string into an INT column, by INSERT INTO and INSERT OVERWRITE.
+    for stmt in [
+        "INSERT INTO w VALUES ('abc', 'x')",
+        "INSERT OVERWRITE w VALUES ('abc', 'x')",
+    ] {
+        let x = err(&e, stmt).await;
+        assert_eq!(x.ename, "TypeError", "{x:?}");
+        assert!(
+            x.evalue.contains("'a'") && x.evalue.contains("INT") && x.evalue.contains("STRING"),
+            "{}",
+            x.evalue
+        );
+    }
+    // Overwrite of a missing table.
+    let x = err(&e, "INSERT OVERWRITE missing SELECT 1, 'x'").await;
+    assert_eq!(x.ename, "TableNotFound", "{x:?}");
+    assert_eq!(current_snapshot(&e, "default", "w").await, snap);
+    assert_eq!(flat(rows(&e, "SELECT a, s FROM w").await), vec!["1|one"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commit_fails_cleanly() {
+    let dir = tempdir("conflict");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE TABLE c (a INT)").await;
+    ok(&e, "INSERT INTO c VALUES (1), (2)").await;
+    let base = table(&e, "default", "c").await;
+    let change = SnapshotChange {
+        operation: iceberg::spec::Operation::Delete,
+        added: vec![],
+        removal: Removal::All,
+    };
+    let staged = commit::stage_snapshot(&base, &base, change, vec![]).await.unwrap();
+    let written = staged.written.clone();
+    assert!(!written.is_empty());
+    // Another writer commits first.
+    ok(&e, "INSERT INTO c VALUES (3)").await;
+    let target = CommitTarget::Embedded {
+        db_uri: catalog::embedded_db_uri(e.settings()),
+    };
+    let failure = commit::commit(&target, e.catalog.iceberg().as_ref(), &base, staged)
+        .await
+        .unwrap_err();
+    assert!(!failure.state_unknown);
+    assert!(failure.error.message().contains("changed while this statement ran"), "{}", failure.error);
+    for p in &written {
+        assert!(!base.file_io().exists(p).await.unwrap(), "{p} left behind");
+    }
+    assert_eq!(rows(&e, "SELECT count(*) FROM c").await, vec![vec!["3".to_string()]]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_purge_and_alter_columns() {
+    let dir = tempdir("ddl");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE TABLE g (a INT)").await;
+    ok(&e, "INSERT INTO g VALUES (1)").await;
+    let msgs = ok(&e, "ALTER TABLE g ADD COLUMN b STRING").await;
+    assert_eq!(msgs, vec!["Altered table default.g: added column b"]);
+    ok(&e, "INSERT INTO g VALUES (2, 'two')").await;
+    ok(&e, "ALTER TABLE g RENAME COLUMN b TO c").await;
+    assert_eq!(
+        flat(rows(&e, "SELECT a, c FROM g ORDER BY a").await),
+        vec!["1|", "2|two"]
+    );
+    ok(&e, "ALTER TABLE g DROP COLUMN c").await;
+    assert_eq!(flat(rows(&e, "SELECT * FROM g ORDER BY a").await), vec!["1", "2"]);
+    let x = err(&e, "ALTER TABLE g DROP COLUMN zz").await;
+    assert!(x.evalue.contains("'zz'") && x.evalue.contains("columns: a"), "{}", x.evalue);
+    let data: Vec<String> = files(&e, "default", "g").await.into_iter().map(|f| f.0).collect();
+    assert!(!data.is_empty());
+    let location = table(&e, "default", "g").await.metadata().location().to_string();
+    let msgs = ok(&e, "DROP TABLE g PURGE").await;
+    assert!(msgs[0].contains("deleted its data and metadata files"), "{msgs:?}");
+    assert_eq!(err(&e, "SELECT * FROM g").await.ename, "TableNotFound");
+    for f in &data {
+        let path = f.strip_prefix("file://").unwrap_or(f);
+        assert!(!std::path::Path::new(path).exists(), "{f} still there ({location})");
+    }
+    let msgs = ok(&e, "DROP TABLE IF EXISTS g PURGE").await;
+    assert_eq!(msgs, vec!["Table default.g does not exist"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn spark_clauses_are_cut_out_exactly() {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
+    let sql = "CREATE OR REPLACE TABLE demo.t (id BIGINT, `note` STRING)\n  USING iceberg\n  PARTITIONED BY (days(ts), bucket(16, id))\n  TBLPROPERTIES ('k'='it''s', \"x\" = 2)\n  AS SELECT 'a''b' AS note";
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .unwrap();
+    let c = super::split_create(sql, &tokens).unwrap();
+    assert_eq!(c.using.as_deref(), Some("iceberg"));
+    assert_eq!(c.partitioned_by, vec!["days(ts)", "bucket(16, id)"]);
+    assert_eq!(
+        c.properties,
+        vec![("k".to_string(), "it's".to_string()), ("x".to_string(), "2".to_string())]
+    );
+    let squashed: String = c.rest.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(
+        squashed,
+        "CREATE OR REPLACE TABLE demo.t (id BIGINT, `note` STRING) AS SELECT 'a''b' AS note"
+    );
+    assert_eq!(
+        super::partition_item("truncate(s, 4)").unwrap(),
+        ("s".to_string(), Transform::Truncate(4))
+    );
+    assert!(super::partition_item("bucket(id)").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overwrite_is_retried_after_appends_to_other_partitions_only() {
+    let dir = tempdir("retry");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE TABLE r (k INT, v INT) PARTITIONED BY (k)").await;
+    ok(&e, "INSERT INTO r VALUES (1, 1)").await;
+    let base = table(&e, "default", "r").await;
+    let tasks: Vec<_> = base
+        .scan()
+        .build()
+        .unwrap()
+        .plan_files()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let p1 = tasks[0].partition.clone().unwrap();
+    let removal = Removal::Partitions {
+        spec_id: base.metadata().default_partition_spec_id(),
+        partitions: [p1].into_iter().collect(),
+    };
+    // Another writer appends to partition k=2 meanwhile.
+    ok(&e, "INSERT INTO r VALUES (2, 2)").await;
+    let fresh = table(&e, "default", "r").await;
+    assert!(commit::only_disjoint_appends(&base, &fresh, &removal).await);
+    assert!(!commit::only_disjoint_appends(&base, &fresh, &Removal::All).await);
+    // The overwrite of k=1 staged on the old state commits after one retry.
+    let target = super::WriteTarget::resolve(
+        &e,
+        &datafusion::common::TableReference::bare("r"),
+    )
+    .unwrap();
+    let change = SnapshotChange {
+        operation: iceberg::spec::Operation::Overwrite,
+        added: vec![],
+        removal: removal.clone(),
+    };
+    super::commit_change(&target, base.clone(), None, change.clone(), vec![], true)
+        .await
+        .unwrap();
+    assert_eq!(flat(rows(&e, "SELECT k, v FROM r").await), vec!["2|2"]);
+    // An append into the overwritten partition is a conflict, not a lost row.
+    ok(&e, "INSERT INTO r VALUES (1, 5)").await;
+    let stale = table(&e, "default", "r").await;
+    ok(&e, "INSERT INTO r VALUES (1, 6)").await;
+    let x = super::commit_change(&target, stale, None, change, vec![], true)
+        .await
+        .unwrap_err();
+    assert_eq!(x.ename, "CommitConflict", "{x:?}");
+    assert_eq!(rows(&e, "SELECT count(*) FROM r").await, vec![vec!["3".to_string()]]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
