@@ -653,7 +653,8 @@ impl NessieCatalog {
         let ident = commit.identifier().clone();
         let requirements: Vec<TableRequirement> = commit.take_requirements();
         let updates: Vec<TableUpdate> = commit.take_updates();
-        self.commit_table_updates(ident, requirements, updates).await
+        self.commit_table_updates(ident, requirements, updates)
+            .await
     }
 
     /// Commits `updates` to table `ident` on this catalog's reference when `requirements` hold

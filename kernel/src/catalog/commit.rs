@@ -25,9 +25,9 @@ use std::sync::Arc;
 
 use iceberg::spec::{
     DataContentType, DataFile, FormatVersion, ManifestContentType, ManifestFile,
-    ManifestListWriter, ManifestWriter, ManifestWriterBuilder, Operation, PartitionSpec,
-    SchemaRef, Snapshot, SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Struct,
-    Summary, TableMetadata, MAIN_BRANCH,
+    ManifestListWriter, ManifestWriter, ManifestWriterBuilder, Operation, PartitionSpec, SchemaRef,
+    Snapshot, SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Struct, Summary,
+    TableMetadata, MAIN_BRANCH,
 };
 use iceberg::table::Table;
 use iceberg::{
@@ -212,10 +212,9 @@ pub async fn stage_snapshot(
                     continue;
                 }
                 let manifest = mf.load_manifest(file_io).await?;
-                let hit = manifest
-                    .entries()
-                    .iter()
-                    .any(|e| e.is_alive() && change.removal.removes(mf.partition_spec_id, e.data_file()));
+                let hit = manifest.entries().iter().any(|e| {
+                    e.is_alive() && change.removal.removes(mf.partition_spec_id, e.data_file())
+                });
                 if !hit {
                     manifests.push(mf.clone());
                     continue;
@@ -332,7 +331,9 @@ pub async fn stage_snapshot(
     };
     let has_pre = !pre_updates.is_empty();
     staged_commit.updates = pre_updates;
-    staged_commit.updates.push(TableUpdate::AddSnapshot { snapshot });
+    staged_commit
+        .updates
+        .push(TableUpdate::AddSnapshot { snapshot });
     staged_commit.updates.push(TableUpdate::SetSnapshotRef {
         ref_name: MAIN_BRANCH.to_string(),
         reference: SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
@@ -404,7 +405,11 @@ pub async fn only_disjoint_appends(base: &Table, fresh: &Table, removal: &Remova
 fn add_totals(props: &mut HashMap<String, String>, previous: Option<&HashMap<String, String>>) {
     const TOTALS: [(&str, &str, &str); 6] = [
         ("total-data-files", "added-data-files", "deleted-data-files"),
-        ("total-delete-files", "added-delete-files", "removed-delete-files"),
+        (
+            "total-delete-files",
+            "added-delete-files",
+            "removed-delete-files",
+        ),
         ("total-records", "added-records", "deleted-records"),
         ("total-files-size", "added-files-size", "removed-files-size"),
         (
@@ -522,7 +527,8 @@ async fn commit_embedded(
     let current_location = table.metadata_location_result()?.to_string();
     let current = table.metadata();
     for r in &staged.requirements {
-        r.check(Some(current)).map_err(|e| changed_meanwhile(ident, e))?;
+        r.check(Some(current))
+            .map_err(|e| changed_meanwhile(ident, e))?;
     }
     let mut builder = current.clone().into_builder(Some(current_location.clone()));
     for u in staged.updates.iter().cloned() {
@@ -533,7 +539,9 @@ async fn commit_embedded(
         Ok(l) => l.with_next_version().with_new_metadata(&new_metadata),
         Err(_) => MetadataLocation::new_with_metadata(new_metadata.location(), &new_metadata),
     };
-    new_metadata.write_to(table.file_io(), &new_location).await?;
+    new_metadata
+        .write_to(table.file_io(), &new_location)
+        .await?;
     let new_location = new_location.to_string();
     let swapped = swap_location(db_uri, ident, &current_location, &new_location).await;
     match swapped {

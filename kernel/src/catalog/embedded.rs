@@ -12,7 +12,10 @@ use crate::config::Settings;
 
 /// The SQLite URI of the embedded catalog's database (the kernel's own commits use it too).
 pub fn embedded_db_uri(settings: &Settings) -> String {
-    format!("sqlite://{}?mode=rwc", settings.home.join("catalog.db").display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        settings.home.join("catalog.db").display()
+    )
 }
 
 /// Opens (creating on first use) the persistent embedded catalog under `settings.home`,

@@ -53,17 +53,20 @@ use iceberg::table::Table;
 use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
 use iceberg::{
     Catalog, Error, ErrorKind, Namespace, NamespaceIdent, Result as IceResult, TableCommit,
-    TableCreation, TableIdent, TableRequirement, TableUpdate,
+    TableCreation, TableIdent, TableUpdate,
 };
 use iceberg_datafusion::IcebergCatalogProvider;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::errors::{self, CellError};
 use super::split::Piece;
-use super::{count_rows, Output, SqlEngine};
+use super::{Output, SqlEngine};
+use crate::catalog;
 use crate::catalog::commit::{self, CommitTarget, Removal, SnapshotChange, StagedCommit};
 use crate::catalog::versioned::TableSpec;
-use crate::catalog::{self, CATALOG_NAME};
+
+/// Turns a DataFusion error into the cell's error (statement context and all).
+type Fail<'a> = &'a (dyn Fn(DataFusionError) -> CellError + Sync);
 
 /// Table properties every new table gets (see `create_table`).
 fn default_properties() -> HashMap<String, String> {
@@ -141,7 +144,7 @@ fn classify(tokens: &[TokenWithSpan]) -> Option<Early> {
 pub(super) fn is_ours(engine: &SqlEngine, dml: &DmlStatement) -> bool {
     matches!(
         dml.op,
-        WriteOp::Insert(InsertOp::Overwrite) | WriteOp::Delete
+        WriteOp::Insert(InsertOp::Overwrite | InsertOp::Append) | WriteOp::Delete
     ) && !engine.is_session_object(&dml.table_name)
 }
 
@@ -151,11 +154,14 @@ pub(super) async fn run_dml(
     dml: DmlStatement,
     started: Instant,
     out: &UnboundedSender<Output>,
-    fail: &dyn Fn(DataFusionError) -> CellError,
+    fail: Fail<'_>,
 ) -> Result<(), CellError> {
     let target = WriteTarget::resolve(engine, &dml.table_name)?;
     match dml.op {
         WriteOp::Delete => delete(engine, &target, &dml, started, out, fail).await,
+        WriteOp::Insert(InsertOp::Append) => {
+            append(engine, &target, &dml, started, out, fail).await
+        }
         _ => overwrite(engine, &target, &dml, started, out, fail).await,
     }
 }
@@ -170,25 +176,24 @@ pub(super) fn check_insert_types(dml: &DmlStatement) -> Result<(), CellError> {
     let LogicalPlan::Projection(p) = dml.input.as_ref() else {
         return Ok(());
     };
-    for (expr, field) in p.expr.iter().zip(p.schema.fields()) {
-        let inner = match expr {
-            Expr::Alias(a) => a.expr.as_ref(),
-            e => e,
-        };
-        let (source, to) = match inner {
-            Expr::Cast(c) => (c.expr.as_ref(), &c.data_type),
-            Expr::TryCast(c) => (c.expr.as_ref(), &c.data_type),
-            _ => continue,
-        };
-        let Ok(from) = source.get_type(p.input.schema().as_ref()) else {
-            continue;
-        };
-        let is_string = matches!(
-            from,
-            DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
-        );
-        let numeric_or_bool = to.is_numeric() || matches!(to, DataType::Boolean);
-        if is_string && numeric_or_bool {
+    // `VALUES` rows get the casts inside the Values node (DataFusion types them by the
+    // table's columns); a query gets them in the projection.
+    let values = match p.input.as_ref() {
+        LogicalPlan::Values(v) => Some(v),
+        _ => None,
+    };
+    for (i, (expr, field)) in p.expr.iter().zip(p.schema.fields()).enumerate() {
+        let mut found = string_cast(expr, p.input.schema().as_ref());
+        if found.is_none() {
+            if let (Some(v), Expr::Column(_)) = (values, strip_alias(expr)) {
+                found = v
+                    .values
+                    .iter()
+                    .filter_map(|row| row.get(i))
+                    .find_map(|e| string_cast(e, &DFSchema::empty()));
+            }
+        }
+        if let Some((from, to)) = found {
             return Err(CellError::new(
                 "TypeError",
                 format!(
@@ -196,15 +201,37 @@ pub(super) fn check_insert_types(dml: &DmlStatement) -> Result<(), CellError> {
                      write a {} value or convert it with CAST(... AS {})",
                     display(&dml.table_name),
                     field.name(),
-                    sql_type(to),
+                    sql_type(&to),
                     sql_type(&from),
-                    sql_type(to),
-                    sql_type(to)
+                    sql_type(&to),
+                    sql_type(&to)
                 ),
             ));
         }
     }
     Ok(())
+}
+
+fn strip_alias(e: &Expr) -> &Expr {
+    match e {
+        Expr::Alias(a) => strip_alias(&a.expr),
+        e => e,
+    }
+}
+
+/// `(from, to)` when `e` casts a string to a number or boolean.
+fn string_cast(e: &Expr, schema: &DFSchema) -> Option<(DataType, DataType)> {
+    let (source, to) = match strip_alias(e) {
+        Expr::Cast(c) => (c.expr.as_ref(), &c.data_type),
+        Expr::TryCast(c) => (c.expr.as_ref(), &c.data_type),
+        _ => return None,
+    };
+    let from = source.get_type(schema).ok()?;
+    let is_string = matches!(
+        from,
+        DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8
+    );
+    (is_string && (to.is_numeric() || matches!(to, DataType::Boolean))).then(|| (from, to.clone()))
 }
 
 /// A SQL name for an Arrow type, as users write it in DDL.
@@ -317,11 +344,13 @@ impl WriteTarget {
     async fn load(&self, engine: &SqlEngine) -> Result<Table, CellError> {
         match self.catalog.load_table(&self.ident).await {
             Ok(t) => Ok(t),
-            Err(e) if e.kind() == ErrorKind::TableNotFound => Err(errors::unknown_table(
-                &self.name,
-                &engine.catalog.listing(),
+            Err(e) if e.kind() == ErrorKind::TableNotFound => {
+                Err(errors::unknown_table(&self.name, &engine.catalog.listing()))
+            }
+            Err(e) => Err(errors::catalog(
+                &format!("cannot load table {}", self.name),
+                e,
             )),
-            Err(e) => Err(errors::catalog(&format!("cannot load table {}", self.name), e)),
         }
     }
 
@@ -370,7 +399,10 @@ async fn commit_change(
             Ok(s) => s,
             Err(e) => {
                 commit::delete_quietly(&file_io, &data).await;
-                return Err(errors::catalog(&format!("cannot write to {}", target.name), e));
+                return Err(errors::catalog(
+                    &format!("cannot write to {}", target.name),
+                    e,
+                ));
             }
         };
         let counts = (staged.removed_files, staged.removed_rows);
@@ -378,8 +410,8 @@ async fn commit_change(
             Ok(()) => return Ok(counts),
             Err(f) => f,
         };
-        let conflict = !failure.state_unknown
-            && failure.error.kind() == ErrorKind::CatalogCommitConflicts;
+        let conflict =
+            !failure.state_unknown && failure.error.kind() == ErrorKind::CatalogCommitConflicts;
         if retry_appends && conflict && attempt < ATTEMPTS {
             if let Ok(fresh) = target.catalog.load_table(&target.ident).await {
                 if commit::only_disjoint_appends(&base, &fresh, &change.removal).await {
@@ -437,14 +469,24 @@ async fn write_data_files(
         .table(ident.name())
         .await?
         .ok_or_else(missing)?;
-    let plan = LogicalPlanBuilder::insert_into(
-        input,
-        TableReference::bare(ident.name()),
-        provider_as_source(target),
-        InsertOp::Append,
-    )?
-    .build()?;
-    let physical = engine.ctx.state().create_physical_plan(&plan).await?;
+    let state = engine.ctx.state();
+    let input = state.create_physical_plan(&input).await?;
+    // iceberg-datafusion's partitioned writer wants the table's schema exactly (types and
+    // nullability): a `SELECT 1, 'x'` has non-null columns, and CTAS or kept DELETE rows may
+    // have other string or timestamp types.
+    let schema = Arc::new(
+        iceberg::arrow::schema_to_arrow_schema(table.metadata().current_schema())
+            .map_err(external)?,
+    );
+    if schema.fields().len() != input.schema().fields().len() {
+        return Err(DataFusionError::Plan(format!(
+            "{ident} has {} columns but the query gives {}",
+            schema.fields().len(),
+            input.schema().fields().len()
+        )));
+    }
+    let input = Arc::new(ConformExec::new(input, schema));
+    let physical = target.insert_into(&state, input, InsertOp::Append).await?;
     let writer = below_commit(&physical).ok_or_else(|| {
         DataFusionError::Internal(
             "iceberg-datafusion's INSERT plan has no IcebergCommitExec: cannot write files for this commit"
@@ -475,6 +517,99 @@ async fn write_data_files(
     Ok(files)
 }
 
+/// Gives its input's batches the table's schema: columns by position, cast where the type
+/// differs, every column nullable as Iceberg's optional columns are.
+#[derive(Debug)]
+struct ConformExec {
+    input: Arc<dyn ExecutionPlan>,
+    schema: datafusion::arrow::datatypes::SchemaRef,
+    properties: Arc<datafusion::physical_plan::PlanProperties>,
+}
+
+impl ConformExec {
+    fn new(
+        input: Arc<dyn ExecutionPlan>,
+        schema: datafusion::arrow::datatypes::SchemaRef,
+    ) -> ConformExec {
+        use datafusion::physical_plan::ExecutionPlanProperties;
+        let properties = Arc::new(datafusion::physical_plan::PlanProperties::new(
+            datafusion::physical_expr::EquivalenceProperties::new(schema.clone()),
+            input.output_partitioning().clone(),
+            datafusion::physical_plan::execution_plan::EmissionType::Incremental,
+            datafusion::physical_plan::execution_plan::Boundedness::Bounded,
+        ));
+        ConformExec {
+            input,
+            schema,
+            properties,
+        }
+    }
+}
+
+impl datafusion::physical_plan::DisplayAs for ConformExec {
+    fn fmt_as(
+        &self,
+        _t: datafusion::physical_plan::DisplayFormatType,
+        f: &mut std::fmt::Formatter,
+    ) -> std::fmt::Result {
+        write!(f, "ConformExec")
+    }
+}
+
+impl ExecutionPlan for ConformExec {
+    fn name(&self) -> &str {
+        "ConformExec"
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn properties(&self) -> &Arc<datafusion::physical_plan::PlanProperties> {
+        &self.properties
+    }
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![&self.input]
+    }
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let child = children
+            .into_iter()
+            .next()
+            .ok_or_else(|| DataFusionError::Internal("ConformExec needs one child".into()))?;
+        Ok(Arc::new(ConformExec::new(child, self.schema.clone())))
+    }
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<datafusion::execution::TaskContext>,
+    ) -> datafusion::error::Result<datafusion::execution::SendableRecordBatchStream> {
+        use futures::StreamExt;
+        let schema = self.schema.clone();
+        let stream = self.input.execute(partition, context)?;
+        let out = schema.clone();
+        let mapped = stream.map(move |batch| {
+            let batch = batch?;
+            let columns = batch
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| {
+                    if c.data_type() == f.data_type() {
+                        Ok(c.clone())
+                    } else {
+                        datafusion::arrow::compute::cast(c, f.data_type())
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RecordBatch::try_new(schema.clone(), columns)?)
+        });
+        Ok(Box::pin(
+            datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(out, mapped),
+        ))
+    }
+}
+
 /// The input of the plan's `IcebergCommitExec`: the writers, which return the data files.
 fn below_commit(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
     if plan.name() == "IcebergCommitExec" {
@@ -495,14 +630,20 @@ impl FixedCatalog {
     fn refuse(&self, what: &str) -> Error {
         Error::new(
             ErrorKind::FeatureUnsupported,
-            format!("{what} is not available on the write view of {}", self.table.identifier()),
+            format!(
+                "{what} is not available on the write view of {}",
+                self.table.identifier()
+            ),
         )
     }
 }
 
 #[async_trait]
 impl Catalog for FixedCatalog {
-    async fn list_namespaces(&self, parent: Option<&NamespaceIdent>) -> IceResult<Vec<NamespaceIdent>> {
+    async fn list_namespaces(
+        &self,
+        parent: Option<&NamespaceIdent>,
+    ) -> IceResult<Vec<NamespaceIdent>> {
         Ok(match parent {
             None => vec![self.table.identifier().namespace().clone()],
             Some(_) => vec![],
@@ -549,7 +690,10 @@ impl Catalog for FixedCatalog {
         if table == self.table.identifier() {
             Ok(self.table.clone())
         } else {
-            Err(Error::new(ErrorKind::TableNotFound, format!("no table {table} here")))
+            Err(Error::new(
+                ErrorKind::TableNotFound,
+                format!("no table {table} here"),
+            ))
         }
     }
     async fn drop_table(&self, _table: &TableIdent) -> IceResult<()> {
@@ -578,6 +722,57 @@ fn plural(n: impl Into<u64>, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
+// --- INSERT INTO ------------------------------------------------------------------------------
+
+/// Appends `files` to `table` with iceberg's own fast append (every catalog kind takes it; a
+/// conflicting concurrent append is retried by the transaction). On failure the files are
+/// deleted.
+async fn fast_append(catalog: &dyn Catalog, table: &Table, files: Vec<DataFile>) -> IceResult<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let paths: Vec<String> = files.iter().map(|f| f.file_path().to_string()).collect();
+    let tx = Transaction::new(table);
+    let result = async {
+        let tx = tx.fast_append().add_data_files(files).apply(tx)?;
+        tx.commit(catalog).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            commit::delete_quietly(table.file_io(), &paths).await;
+            Err(e)
+        }
+    }
+}
+
+async fn append(
+    engine: &SqlEngine,
+    target: &WriteTarget,
+    dml: &DmlStatement,
+    started: Instant,
+    out: &UnboundedSender<Output>,
+    fail: Fail<'_>,
+) -> Result<(), CellError> {
+    check_insert_types(dml)?;
+    let base = target.load(engine).await?;
+    let files = write_data_files(engine, &base, dml.input.as_ref().clone())
+        .await
+        .map_err(fail)?;
+    let rows: u64 = files.iter().map(DataFile::record_count).sum();
+    fast_append(target.catalog.as_ref(), &base, files)
+        .await
+        .map_err(|e| errors::catalog(&format!("cannot insert into {}", target.name), e))?;
+    let _ = out.send(Output::Message(format!(
+        "Inserted {} into {} ({} ms)",
+        plural(rows, "row"),
+        target.name,
+        started.elapsed().as_millis()
+    )));
+    Ok(())
+}
+
 // --- INSERT OVERWRITE ------------------------------------------------------------------------
 
 async fn overwrite(
@@ -586,7 +781,7 @@ async fn overwrite(
     dml: &DmlStatement,
     started: Instant,
     out: &UnboundedSender<Output>,
-    fail: &dyn Fn(DataFusionError) -> CellError,
+    fail: Fail<'_>,
 ) -> Result<(), CellError> {
     target.require_custom_commits("INSERT OVERWRITE")?;
     check_insert_types(dml)?;
@@ -655,7 +850,7 @@ async fn delete(
     dml: &DmlStatement,
     started: Instant,
     out: &UnboundedSender<Output>,
-    fail: &dyn Fn(DataFusionError) -> CellError,
+    fail: Fail<'_>,
 ) -> Result<(), CellError> {
     target.require_custom_commits("DELETE")?;
     let predicate = match dml.input.as_ref() {
@@ -694,13 +889,10 @@ async fn delete(
             } else {
                 let schema = plan.kept[0].schema();
                 let mem = MemTable::try_new(schema, vec![plan.kept]).map_err(fail)?;
-                let input = LogicalPlanBuilder::scan(
-                    "kept_rows",
-                    provider_as_source(Arc::new(mem)),
-                    None,
-                )
-                .and_then(|b| b.build())
-                .map_err(fail)?;
+                let input =
+                    LogicalPlanBuilder::scan("kept_rows", provider_as_source(Arc::new(mem)), None)
+                        .and_then(|b| b.build())
+                        .map_err(fail)?;
                 write_data_files(engine, &base, input).await.map_err(fail)?
             };
             (
@@ -759,17 +951,22 @@ async fn plan_delete(
     engine: &SqlEngine,
     base: &Table,
     predicate: Expr,
-    fail: &dyn Fn(DataFusionError) -> CellError,
+    fail: Fail<'_>,
 ) -> Result<DeletePlan, CellError> {
     let ice = |e: Error| errors::catalog(&format!("cannot read {}", base.identifier()), e);
     // Only for pruning: files it rules out cannot hold a matching row.
-    let pruning = iceberg_datafusion::physical_plan::convert_filters_to_predicate(&[predicate.clone()]);
+    let pruning =
+        iceberg_datafusion::physical_plan::convert_filters_to_predicate(&[predicate.clone()]);
     let tasks = async {
         let mut scan = base.scan();
         if let Some(p) = pruning.clone() {
             scan = scan.with_filter(p);
         }
-        scan.build()?.plan_files().await?.try_collect::<Vec<_>>().await
+        scan.build()?
+            .plan_files()
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
     }
     .await;
     let tasks = match tasks {
@@ -888,6 +1085,9 @@ struct PartitionDecider {
     iceberg: iceberg::spec::SchemaRef,
     columns: HashSet<String>,
     eval: Arc<dyn datafusion::physical_expr::PhysicalExpr>,
+    /// The table's partition spec, when it has only one (a scan task does not say which
+    /// spec its file has).
+    spec: Option<iceberg::spec::PartitionSpecRef>,
 }
 
 impl PartitionDecider {
@@ -910,11 +1110,15 @@ impl PartitionDecider {
             .into_iter()
             .map(|c| c.name.clone())
             .collect();
+        let meta = base.metadata();
+        let spec = (meta.partition_specs_iter().count() == 1)
+            .then(|| meta.default_partition_spec().clone());
         Some(PartitionDecider {
             schema,
             iceberg,
             columns,
             eval,
+            spec,
         })
     }
 
@@ -925,8 +1129,11 @@ impl PartitionDecider {
         if !task.deletes.is_empty() || task.record_count.is_none() {
             return None;
         }
-        let spec = task.partition_spec.as_ref()?;
+        let spec = task.partition_spec.as_ref().or(self.spec.as_ref())?;
         let partition = task.partition.as_ref()?;
+        if partition.fields().len() != spec.fields().len() {
+            return None;
+        }
         let mut values: HashMap<&str, ScalarValue> = HashMap::new();
         for (field, value) in spec.fields().iter().zip(partition.iter()) {
             if field.transform != Transform::Identity {
@@ -1066,7 +1273,9 @@ fn split_create(text: &str, tokens: &[TokenWithSpan]) -> Result<CreateClauses, S
                 let mut j = i + 1;
                 if is_partition {
                     if sig.get(j).and_then(|(_, t)| keyword(&t.token)) != Some(Keyword::BY) {
-                        return Err("PARTITIONED needs BY: PARTITIONED BY (col, days(ts), ...)".into());
+                        return Err(
+                            "PARTITIONED needs BY: PARTITIONED BY (col, days(ts), ...)".into()
+                        );
                     }
                     j += 1;
                 }
@@ -1074,7 +1283,8 @@ fn split_create(text: &str, tokens: &[TokenWithSpan]) -> Result<CreateClauses, S
                     return Err(if is_partition {
                         "PARTITIONED BY needs a list in parentheses: PARTITIONED BY (days(ts), bucket(16, id))".into()
                     } else {
-                        "TBLPROPERTIES needs a list in parentheses: TBLPROPERTIES ('key' = 'value')".into()
+                        "TBLPROPERTIES needs a list in parentheses: TBLPROPERTIES ('key' = 'value')"
+                            .into()
                     });
                 }
                 let open = j;
@@ -1171,9 +1381,10 @@ fn parse_properties(inner: &[(usize, &TokenWithSpan)]) -> Result<Vec<(String, St
     for pair in inner.split(|(_, t)| t.token == Token::Comma) {
         match pair {
             [] => continue,
-            [(_, k), (_, eq), (_, v)] if eq.token == Token::Eq => {
-                out.push((value(&k.token).ok_or_else(bad)?, value(&v.token).ok_or_else(bad)?))
-            }
+            [(_, k), (_, eq), (_, v)] if eq.token == Token::Eq => out.push((
+                value(&k.token).ok_or_else(bad)?,
+                value(&v.token).ok_or_else(bad)?,
+            )),
             _ => return Err(bad()),
         }
     }
@@ -1184,9 +1395,8 @@ fn parse_properties(inner: &[(usize, &TokenWithSpan)]) -> Result<Vec<(String, St
 fn partition_item(item: &str) -> Result<(String, Transform), String> {
     const SUPPORTED: &str = "col, years(col), months(col), days(col), hours(col), \
                              bucket(N, col), truncate(N, col)";
-    let unsupported = |what: &str| {
-        format!("unsupported partition transform {what}; supported: {SUPPORTED}")
-    };
+    let unsupported =
+        |what: &str| format!("unsupported partition transform {what}; supported: {SUPPORTED}");
     let expr = Parser::new(&GenericDialect {})
         .try_with_sql(item)
         .and_then(|mut p| p.parse_expr())
@@ -1234,7 +1444,8 @@ fn partition_item(item: &str) -> Result<(String, Transform), String> {
         }
     };
     let width_and_column = || -> Result<(u32, String), String> {
-        let usage = format!("{fname}(N, col) takes a whole number and a column, e.g. {fname}(16, id)");
+        let usage =
+            format!("{fname}(N, col) takes a whole number and a column, e.g. {fname}(16, id)");
         match args.as_slice() {
             [a, b] => match (number(a), column_of(b), number(b), column_of(a)) {
                 (Some(n), Some(c), _, _) | (_, _, Some(n), Some(c)) if n > 0 => Ok((n, c)),
@@ -1455,21 +1666,18 @@ async fn create(
     // CREATE TABLE AS: write the rows with an append; if that fails, the new table goes
     // again, so a failed statement leaves nothing behind.
     let insert = async {
-        let target = TableReference::full(CATALOG_NAME, schema.as_str(), table.as_str());
-        let source = engine
-            .ctx
-            .table_provider(target.clone())
+        let created = cat
+            .load_table(&ident)
             .await
-            .map(provider_as_source)?;
-        let plan = LogicalPlanBuilder::insert_into(
-            c.input.as_ref().clone(),
-            target,
-            source,
-            InsertOp::Append,
-        )?
-        .build()?;
-        let batches = engine.ctx.execute_logical_plan(plan).await?.collect().await?;
-        Ok::<_, DataFusionError>(count_rows(&batches))
+            .map_err(|e| errors::catalog(&format!("cannot load table {name}"), e))?;
+        let files = write_data_files(engine, &created, c.input.as_ref().clone())
+            .await
+            .map_err(fail)?;
+        let rows: u64 = files.iter().map(DataFile::record_count).sum();
+        fast_append(cat.as_ref(), &created, files)
+            .await
+            .map_err(|e| errors::catalog(&format!("cannot write table {name}"), e))?;
+        Ok::<_, CellError>(rows)
     };
     match insert.await {
         Ok(n) => {
@@ -1482,7 +1690,7 @@ async fn create(
         Err(e) => {
             let _ = cat.drop_table(&ident).await;
             engine.refresh_after_ddl().await;
-            Err(fail(e))
+            Err(e)
         }
     }
 }
@@ -1498,7 +1706,8 @@ fn replacement_schema(new: &Schema, current: &Schema, last_column_id: i32) -> Ic
         .iter()
         .map(|f| match current.field_by_name(&f.name) {
             Some(old)
-                if old.field_type == f.field_type && matches!(*f.field_type, Type::Primitive(_)) =>
+                if old.field_type == f.field_type
+                    && matches!(*f.field_type, Type::Primitive(_)) =>
             {
                 let mut kept = f.as_ref().clone();
                 kept.id = old.id;
@@ -1544,7 +1753,7 @@ async fn replace(
     properties: HashMap<String, String>,
     query: Option<LogicalPlan>,
     out: &UnboundedSender<Output>,
-    fail: &dyn Fn(DataFusionError) -> CellError,
+    fail: Fail<'_>,
 ) -> Result<(), CellError> {
     let started = Instant::now();
     let name = &target.name;
@@ -1569,7 +1778,9 @@ async fn replace(
             .fields()
             .iter()
             .zip(current_spec.fields())
-            .all(|(a, b)| a.source_id == b.source_id && a.transform == b.transform && a.name == b.name);
+            .all(|(a, b)| {
+                a.source_id == b.source_id && a.transform == b.transform && a.name == b.name
+            });
     if !same_spec {
         pre.push(TableUpdate::AddSpec { spec });
         pre.push(TableUpdate::SetDefaultSpec { spec_id: -1 });
@@ -1683,15 +1894,18 @@ async fn drop_purge(
                 )));
                 continue;
             }
-            return Err(errors::unknown_table(&target.name, &engine.catalog.listing()));
+            return Err(errors::unknown_table(
+                &target.name,
+                &engine.catalog.listing(),
+            ));
         }
         let msg = match &target.commit {
             // Other Nessie references may still use the files: only Nessie's GC may delete
             // them (Java's NessieCatalog ignores PURGE for the same reason).
             CommitTarget::Nessie(n) => {
-                n.drop_table(&target.ident)
-                    .await
-                    .map_err(|e| errors::catalog(&format!("cannot drop table {}", target.name), e))?;
+                n.drop_table(&target.ident).await.map_err(|e| {
+                    errors::catalog(&format!("cannot drop table {}", target.name), e)
+                })?;
                 format!(
                     "Dropped table {}; its files stay, since other Nessie references may use them (Nessie's garbage collection removes unreferenced files)",
                     target.name
@@ -1702,15 +1916,22 @@ async fn drop_purge(
                     .catalog
                     .purge_table(&target.ident)
                     .await
-                    .map_err(|e| errors::catalog(&format!("cannot purge table {}", target.name), e))?;
-                format!("Dropped table {} and deleted its data and metadata files", target.name)
+                    .map_err(|e| {
+                        errors::catalog(&format!("cannot purge table {}", target.name), e)
+                    })?;
+                format!(
+                    "Dropped table {} and deleted its data and metadata files",
+                    target.name
+                )
             }
             CommitTarget::Rest => {
                 target
                     .catalog
                     .purge_table(&target.ident)
                     .await
-                    .map_err(|e| errors::catalog(&format!("cannot purge table {}", target.name), e))?;
+                    .map_err(|e| {
+                        errors::catalog(&format!("cannot purge table {}", target.name), e)
+                    })?;
                 format!(
                     "Dropped table {}; the REST catalog was asked to purge its files",
                     target.name
@@ -1747,7 +1968,8 @@ async fn alter(
     };
     let has = |c: &str| current.field_by_name(c).is_some();
     let mut adds = vec![];
-    let mut drops = vec![];
+    let mut added_types: Vec<(String, Type)> = vec![];
+    let mut drops: Vec<String> = vec![];
     let mut renames = vec![];
     for op in &a.operations {
         match op {
@@ -1767,6 +1989,7 @@ async fn alter(
                     ));
                 }
                 let ty = iceberg_type(engine, &column_def.data_type, &col).await?;
+                added_types.push((col.clone(), ty.clone()));
                 adds.push((col.clone(), AddColumn::optional(col, ty)));
             }
             AlterTableOperation::DropColumn {
@@ -1815,19 +2038,20 @@ async fn alter(
             }
         }
     }
-    if !renames.is_empty() && !(adds.is_empty() && drops.is_empty()) {
-        return Err(CellError::new(
-            "NotSupported",
-            "write RENAME COLUMN in an ALTER TABLE statement of its own",
-        ));
-    }
     let mut done = vec![];
-    if !adds.is_empty() || !drops.is_empty() {
-        // iceberg's own schema update, for everything it can do (all catalog kinds).
+    if adds.is_empty() && drops.is_empty() && renames.is_empty() {
+        let _ = out.send(Output::Message(format!("Table {name} unchanged")));
+        return Ok(());
+    }
+    if matches!(target.commit, CommitTarget::Rest) {
+        if !renames.is_empty() {
+            target.require_custom_commits("RENAME COLUMN")?;
+        }
+        // iceberg's own schema update, which the REST catalog takes.
         let tx = Transaction::new(&base);
         let mut action = tx.update_schema();
-        for (name, c) in adds {
-            done.push(format!("added column {name}"));
+        for (col, c) in adds {
+            done.push(format!("added column {col}"));
             action = action.add_column(c);
         }
         for c in drops {
@@ -1840,43 +2064,82 @@ async fn alter(
         tx.commit(target.catalog.as_ref())
             .await
             .map_err(|e| errors::catalog(&format!("cannot alter table {name}"), e))?;
-    }
-    if !renames.is_empty() {
-        target.require_custom_commits("RENAME COLUMN")?;
-        let fields: Vec<NestedFieldRef> = current
-            .as_struct()
-            .fields()
-            .iter()
-            .map(|f| match renames.iter().find(|(o, _)| *o == f.name) {
-                Some((_, n)) => {
+    } else {
+        let meta = base.metadata();
+        let spec = meta.default_partition_spec();
+        let mut fields: Vec<NestedFieldRef> = vec![];
+        for f in current.as_struct().fields() {
+            if drops.contains(&f.name) {
+                if spec.fields().iter().any(|p| p.source_id == f.id) {
+                    return Err(CellError::new(
+                        "CatalogError",
+                        format!(
+                            "cannot drop column {}: {name} is partitioned by it; replace the table \
+                             (CREATE OR REPLACE TABLE … PARTITIONED BY …) to change its partitioning",
+                            f.name
+                        ),
+                    ));
+                }
+                done.push(format!("dropped column {}", f.name));
+                continue;
+            }
+            match renames.iter().find(|(o, _)| *o == f.name) {
+                Some((o, n)) => {
                     let mut r = f.as_ref().clone();
                     r.name = n.clone();
-                    Arc::new(r)
+                    done.push(format!("renamed column {o} to {n}"));
+                    fields.push(Arc::new(r));
                 }
-                None => f.clone(),
-            })
-            .collect();
+                None => fields.push(f.clone()),
+            }
+        }
+        let mut next = meta.last_column_id();
+        for (col, _) in &adds {
+            done.push(format!("added column {col}"));
+        }
+        for (col, ty) in added_types {
+            next += 1;
+            fields.push(Arc::new(NestedField::optional(next, col, ty)));
+        }
         let schema = Schema::builder()
             .with_fields(fields)
             .with_identifier_field_ids(current.identifier_field_ids())
             .build()
             .map_err(|e| errors::catalog(&format!("cannot alter table {name}"), e))?;
-        let meta = base.metadata();
-        let staged = StagedCommit {
-            requirements: vec![
-                TableRequirement::UuidMatch { uuid: meta.uuid() },
-                TableRequirement::CurrentSchemaIdMatch {
-                    current_schema_id: meta.current_schema_id(),
-                },
-            ],
-            updates: vec![
-                TableUpdate::AddSchema { schema },
-                TableUpdate::SetCurrentSchema { schema_id: -1 },
-            ],
-            ..Default::default()
-        };
-        target.commit(&base, staged).await?;
-        done.extend(renames.iter().map(|(o, n)| format!("renamed column {o} to {n}")));
+        let pre = vec![
+            TableUpdate::AddSchema { schema },
+            TableUpdate::SetCurrentSchema { schema_id: -1 },
+        ];
+        if meta.current_snapshot().is_some() {
+            // iceberg-rust resolves a scan's columns with its snapshot's schema: without a
+            // snapshot of the new schema (the same files, no data change: "replace"), added or
+            // renamed columns could not be read until the next write.
+            let staged_table = commit::stage_metadata(&base, &pre)
+                .map_err(|e| errors::catalog(&format!("cannot alter table {name}"), e))?;
+            let change = SnapshotChange {
+                operation: Operation::Replace,
+                added: vec![],
+                removal: Removal::Nothing,
+            };
+            commit_change(
+                &target,
+                base.clone(),
+                Some(staged_table),
+                change,
+                pre,
+                false,
+            )
+            .await?;
+        } else {
+            let mut requirements = commit::base_requirements(meta);
+            requirements.extend(commit::schema_requirements(meta));
+            let staged = StagedCommit {
+                requirements,
+                updates: pre,
+                ..Default::default()
+            };
+            target.commit(&base, staged).await?;
+        }
     }
     engine.refresh_after_ddl().await;
     let _ = out.send(Output::Message(if done.is_empty() {
@@ -1888,11 +2151,7 @@ async fn alter(
 }
 
 /// The Iceberg type for a column type written in SQL, as DataFusion reads the type name.
-async fn iceberg_type(
-    engine: &SqlEngine,
-    t: &sql::DataType,
-    col: &str,
-) -> Result<Type, CellError> {
+async fn iceberg_type(engine: &SqlEngine, t: &sql::DataType, col: &str) -> Result<Type, CellError> {
     let bad = |m: String| CellError::new("TypeError", format!("column '{col}': {m}"));
     let plan = engine
         .ctx

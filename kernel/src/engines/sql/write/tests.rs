@@ -98,7 +98,10 @@ async fn operations(e: &SqlEngine, schema: &str, name: &str) -> Vec<String> {
 }
 
 async fn current_snapshot(e: &SqlEngine, schema: &str, name: &str) -> Option<i64> {
-    table(e, schema, name).await.metadata().current_snapshot_id()
+    table(e, schema, name)
+        .await
+        .metadata()
+        .current_snapshot_id()
 }
 
 /// Live data files as (path, rows).
@@ -134,7 +137,10 @@ async fn partitioned_create_insert_and_dynamic_overwrite() {
            PARTITIONED BY (day) TBLPROPERTIES ('write.metadata.previous-versions-max' = '7', 'owner'='team')",
     )
     .await;
-    assert_eq!(msgs, vec!["Created table demo.ev (3 columns, partitioned by day)"]);
+    assert_eq!(
+        msgs,
+        vec!["Created table demo.ev (3 columns, partitioned by day)"]
+    );
     let t = table(&e, "demo", "ev").await;
     let spec = t.metadata().default_partition_spec();
     assert_eq!(spec.fields().len(), 1);
@@ -143,7 +149,9 @@ async fn partitioned_create_insert_and_dynamic_overwrite() {
     let props = t.metadata().properties();
     assert_eq!(props.get("owner").map(String::as_str), Some("team"));
     assert_eq!(
-        props.get("write.metadata.previous-versions-max").map(String::as_str),
+        props
+            .get("write.metadata.previous-versions-max")
+            .map(String::as_str),
         Some("7")
     );
     assert_eq!(
@@ -170,9 +178,17 @@ async fn partitioned_create_insert_and_dynamic_overwrite() {
     // 2025-01-02 replaced, 2025-01-04 new, 2025-01-01 and 2025-01-03 untouched.
     assert_eq!(
         flat(rows(&e, "SELECT id, day, v FROM demo.ev ORDER BY id").await),
-        vec!["1|2025-01-01|a", "4|2025-01-03|d", "20|2025-01-02|z", "30|2025-01-04|y"]
+        vec![
+            "1|2025-01-01|a",
+            "4|2025-01-03|d",
+            "20|2025-01-02|z",
+            "30|2025-01-04|y"
+        ]
     );
-    assert_eq!(operations(&e, "demo", "ev").await, vec!["append", "overwrite"]);
+    assert_eq!(
+        operations(&e, "demo", "ev").await,
+        vec!["append", "overwrite"]
+    );
     assert_eq!(
         flat(rows(&e, "SELECT operation, count(*) FROM demo.`ev$snapshots` GROUP BY operation ORDER BY operation").await),
         vec!["append|1", "overwrite|1"]
@@ -198,9 +214,17 @@ async fn unpartitioned_overwrite_replaces_everything() {
         vec!["append", "append", "overwrite"]
     );
     let t = table(&e, "default", "t").await;
-    let summary = &t.metadata().current_snapshot().unwrap().summary().additional_properties;
+    let summary = &t
+        .metadata()
+        .current_snapshot()
+        .unwrap()
+        .summary()
+        .additional_properties;
     assert_eq!(summary.get("total-records").map(String::as_str), Some("2"));
-    assert_eq!(summary.get("deleted-records").map(String::as_str), Some("3"));
+    assert_eq!(
+        summary.get("deleted-records").map(String::as_str),
+        Some("3")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -214,7 +238,11 @@ async fn every_transform_partitions_and_overwrites() {
            PARTITIONED BY (days(ts), bucket(16, id), truncate(4, s))",
     )
     .await;
-    let spec = table(&e, "default", "t1").await.metadata().default_partition_spec().clone();
+    let spec = table(&e, "default", "t1")
+        .await
+        .metadata()
+        .default_partition_spec()
+        .clone();
     let got: Vec<(String, Transform)> = spec
         .fields()
         .iter()
@@ -259,7 +287,10 @@ async fn every_transform_partitions_and_overwrites() {
         )
         .await;
         let t = table(&e, "default", name).await;
-        assert_eq!(t.metadata().default_partition_spec().fields()[0].transform, transform);
+        assert_eq!(
+            t.metadata().default_partition_spec().fields()[0].transform,
+            transform
+        );
         assert_eq!(files(&e, "default", name).await.len(), 2, "{name}");
     }
     let _ = std::fs::remove_dir_all(&dir);
@@ -269,11 +300,27 @@ async fn every_transform_partitions_and_overwrites() {
 async fn bad_partition_clauses_are_errors_and_create_nothing() {
     let dir = tempdir("badpart");
     let e = engine(&dir).await;
-    let x = err(&e, "CREATE TABLE p (ts TIMESTAMP, id INT) PARTITIONED BY (weeks(ts))").await;
+    let x = err(
+        &e,
+        "CREATE TABLE p (ts TIMESTAMP, id INT) PARTITIONED BY (weeks(ts))",
+    )
+    .await;
     assert_eq!(x.ename, "PartitionError");
-    assert!(x.evalue.contains("'weeks'") && x.evalue.contains("bucket(N, col)"), "{}", x.evalue);
-    let x = err(&e, "CREATE TABLE p (ts TIMESTAMP, id INT) PARTITIONED BY (days(tss))").await;
-    assert!(x.evalue.contains("'tss'") && x.evalue.contains("ts, id"), "{}", x.evalue);
+    assert!(
+        x.evalue.contains("'weeks'") && x.evalue.contains("bucket(N, col)"),
+        "{}",
+        x.evalue
+    );
+    let x = err(
+        &e,
+        "CREATE TABLE p (ts TIMESTAMP, id INT) PARTITIONED BY (days(tss))",
+    )
+    .await;
+    assert!(
+        x.evalue.contains("'tss'") && x.evalue.contains("ts, id"),
+        "{}",
+        x.evalue
+    );
     let x = err(&e, "CREATE TABLE p (s STRING) PARTITIONED BY (days(s))").await;
     assert_eq!(x.ename, "PartitionError");
     let x = err(&e, "CREATE TABLE p (s STRING) USING parquet").await;
@@ -292,13 +339,20 @@ async fn ctas_partitioned_and_replace_keeps_history() {
            SELECT * FROM (VALUES (1, 'x'), (2, 'y'), (2, 'z')) v(k, s)",
     )
     .await;
-    assert_eq!(msgs, vec!["Created table default.f with 3 rows, partitioned by k"]);
+    assert_eq!(
+        msgs,
+        vec!["Created table default.f with 3 rows, partitioned by k"]
+    );
     assert_eq!(files(&e, "default", "f").await.len(), 2);
     let before = table(&e, "default", "f").await;
     let uuid = before.metadata().uuid();
     let first_snapshot = before.metadata().current_snapshot_id().unwrap();
     // Same schema, new rows.
-    ok(&e, "CREATE OR REPLACE TABLE f PARTITIONED BY (k) AS SELECT 7 AS k, 'n' AS s").await;
+    ok(
+        &e,
+        "CREATE OR REPLACE TABLE f PARTITIONED BY (k) AS SELECT 7 AS k, 'n' AS s",
+    )
+    .await;
     assert_eq!(flat(rows(&e, "SELECT k, s FROM f").await), vec!["7|n"]);
     // Another schema and spec, same table.
     ok(
@@ -310,20 +364,40 @@ async fn ctas_partitioned_and_replace_keeps_history() {
     let after = table(&e, "default", "f").await;
     let m = after.metadata();
     assert_eq!(m.uuid(), uuid);
-    assert!(m.snapshot_by_id(first_snapshot).is_some(), "old snapshot kept");
-    assert_eq!(operations(&e, "default", "f").await, vec!["append", "overwrite", "overwrite"]);
+    assert!(
+        m.snapshot_by_id(first_snapshot).is_some(),
+        "old snapshot kept"
+    );
+    assert_eq!(
+        operations(&e, "default", "f").await,
+        vec!["append", "overwrite", "overwrite"]
+    );
     assert!(m.default_partition_spec().is_unpartitioned());
     assert_eq!(m.properties().get("a").map(String::as_str), Some("2"));
-    let names: Vec<_> = m.current_schema().as_struct().fields().iter().map(|f| f.name.clone()).collect();
+    let names: Vec<_> = m
+        .current_schema()
+        .as_struct()
+        .fields()
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
     assert_eq!(names, vec!["price", "s"]);
     // Time travel to the first snapshot still reads the old rows with the old schema.
     assert_eq!(
-        rows(&e, &format!("SELECT count(*) FROM f VERSION AS OF {first_snapshot}")).await,
+        rows(
+            &e,
+            &format!("SELECT count(*) FROM f VERSION AS OF {first_snapshot}")
+        )
+        .await,
         vec![vec!["3".to_string()]]
     );
     // A failing replace leaves the table as it was.
     let snap = current_snapshot(&e, "default", "f").await;
-    let x = err(&e, "CREATE OR REPLACE TABLE f AS SELECT 10 / (x - 1) AS y FROM (VALUES (1)) v(x)").await;
+    let x = err(
+        &e,
+        "CREATE OR REPLACE TABLE f AS SELECT 10 / (x - 1) AS y FROM (VALUES (1)) v(x)",
+    )
+    .await;
     assert!(!x.evalue.is_empty());
     assert_eq!(current_snapshot(&e, "default", "f").await, snap);
     assert_eq!(flat(rows(&e, "SELECT * FROM f").await), vec!["1.5|q"]);
@@ -351,7 +425,10 @@ async fn delete_drops_whole_files_and_rewrites_partial_ones() {
         flat(rows(&e, "SELECT k, v FROM d ORDER BY k, v NULLS LAST").await),
         vec!["2|keep", "2|", "3|c"]
     );
-    assert_eq!(operations(&e, "default", "d").await, vec!["append", "overwrite"]);
+    assert_eq!(
+        operations(&e, "default", "d").await,
+        vec!["append", "overwrite"]
+    );
     // Decided by the partition value alone: the file is not even read (it is garbage now).
     let k3 = files(&e, "default", "d")
         .await
@@ -361,8 +438,14 @@ async fn delete_drops_whole_files_and_rewrites_partial_ones() {
         .0;
     std::fs::write(k3.strip_prefix("file://").unwrap_or(&k3), b"not parquet").unwrap();
     let msgs = ok(&e, "DELETE FROM d WHERE k = 3").await;
-    assert!(msgs[0].starts_with("Deleted 1 row from default.d (1 data file dropped, 0 rewritten)"), "{msgs:?}");
-    assert_eq!(operations(&e, "default", "d").await.last().unwrap(), "delete");
+    assert!(
+        msgs[0].starts_with("Deleted 1 row from default.d (1 data file dropped, 0 rewritten)"),
+        "{msgs:?}"
+    );
+    assert_eq!(
+        operations(&e, "default", "d").await.last().unwrap(),
+        "delete"
+    );
     // Nothing matches: no commit.
     let snap = current_snapshot(&e, "default", "d").await;
     let msgs = ok(&e, "DELETE FROM d WHERE v = 'nothing'").await;
@@ -370,8 +453,14 @@ async fn delete_drops_whole_files_and_rewrites_partial_ones() {
     assert_eq!(current_snapshot(&e, "default", "d").await, snap);
     // No WHERE: everything.
     ok(&e, "DELETE FROM d").await;
-    assert_eq!(rows(&e, "SELECT count(*) FROM d").await, vec![vec!["0".to_string()]]);
-    assert_eq!(operations(&e, "default", "d").await.last().unwrap(), "delete");
+    assert_eq!(
+        rows(&e, "SELECT count(*) FROM d").await,
+        vec![vec!["0".to_string()]]
+    );
+    assert_eq!(
+        operations(&e, "default", "d").await.last().unwrap(),
+        "delete"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -421,7 +510,9 @@ async fn concurrent_commit_fails_cleanly() {
         added: vec![],
         removal: Removal::All,
     };
-    let staged = commit::stage_snapshot(&base, &base, change, vec![]).await.unwrap();
+    let staged = commit::stage_snapshot(&base, &base, change, vec![])
+        .await
+        .unwrap();
     let written = staged.written.clone();
     assert!(!written.is_empty());
     // Another writer commits first.
@@ -433,11 +524,21 @@ async fn concurrent_commit_fails_cleanly() {
         .await
         .unwrap_err();
     assert!(!failure.state_unknown);
-    assert!(failure.error.message().contains("changed while this statement ran"), "{}", failure.error);
+    assert!(
+        failure
+            .error
+            .message()
+            .contains("changed while this statement ran"),
+        "{}",
+        failure.error
+    );
     for p in &written {
         assert!(!base.file_io().exists(p).await.unwrap(), "{p} left behind");
     }
-    assert_eq!(rows(&e, "SELECT count(*) FROM c").await, vec![vec!["3".to_string()]]);
+    assert_eq!(
+        rows(&e, "SELECT count(*) FROM c").await,
+        vec![vec!["3".to_string()]]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -456,18 +557,39 @@ async fn drop_purge_and_alter_columns() {
         vec!["1|", "2|two"]
     );
     ok(&e, "ALTER TABLE g DROP COLUMN c").await;
-    assert_eq!(flat(rows(&e, "SELECT * FROM g ORDER BY a").await), vec!["1", "2"]);
+    assert_eq!(
+        flat(rows(&e, "SELECT * FROM g ORDER BY a").await),
+        vec!["1", "2"]
+    );
     let x = err(&e, "ALTER TABLE g DROP COLUMN zz").await;
-    assert!(x.evalue.contains("'zz'") && x.evalue.contains("columns: a"), "{}", x.evalue);
-    let data: Vec<String> = files(&e, "default", "g").await.into_iter().map(|f| f.0).collect();
+    assert!(
+        x.evalue.contains("'zz'") && x.evalue.contains("columns: a"),
+        "{}",
+        x.evalue
+    );
+    let data: Vec<String> = files(&e, "default", "g")
+        .await
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
     assert!(!data.is_empty());
-    let location = table(&e, "default", "g").await.metadata().location().to_string();
+    let location = table(&e, "default", "g")
+        .await
+        .metadata()
+        .location()
+        .to_string();
     let msgs = ok(&e, "DROP TABLE g PURGE").await;
-    assert!(msgs[0].contains("deleted its data and metadata files"), "{msgs:?}");
+    assert!(
+        msgs[0].contains("deleted its data and metadata files"),
+        "{msgs:?}"
+    );
     assert_eq!(err(&e, "SELECT * FROM g").await.ename, "TableNotFound");
     for f in &data {
         let path = f.strip_prefix("file://").unwrap_or(f);
-        assert!(!std::path::Path::new(path).exists(), "{f} still there ({location})");
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "{f} still there ({location})"
+        );
     }
     let msgs = ok(&e, "DROP TABLE IF EXISTS g PURGE").await;
     assert_eq!(msgs, vec!["Table default.g does not exist"]);
@@ -487,7 +609,10 @@ fn spark_clauses_are_cut_out_exactly() {
     assert_eq!(c.partitioned_by, vec!["days(ts)", "bucket(16, id)"]);
     assert_eq!(
         c.properties,
-        vec![("k".to_string(), "it's".to_string()), ("x".to_string(), "2".to_string())]
+        vec![
+            ("k".to_string(), "it's".to_string()),
+            ("x".to_string(), "2".to_string())
+        ]
     );
     let squashed: String = c.rest.split_whitespace().collect::<Vec<_>>().join(" ");
     assert_eq!(
@@ -529,11 +654,8 @@ async fn overwrite_is_retried_after_appends_to_other_partitions_only() {
     assert!(commit::only_disjoint_appends(&base, &fresh, &removal).await);
     assert!(!commit::only_disjoint_appends(&base, &fresh, &Removal::All).await);
     // The overwrite of k=1 staged on the old state commits after one retry.
-    let target = super::WriteTarget::resolve(
-        &e,
-        &datafusion::common::TableReference::bare("r"),
-    )
-    .unwrap();
+    let target =
+        super::WriteTarget::resolve(&e, &datafusion::common::TableReference::bare("r")).unwrap();
     let change = SnapshotChange {
         operation: iceberg::spec::Operation::Overwrite,
         added: vec![],
@@ -551,6 +673,9 @@ async fn overwrite_is_retried_after_appends_to_other_partitions_only() {
         .await
         .unwrap_err();
     assert_eq!(x.ename, "CommitConflict", "{x:?}");
-    assert_eq!(rows(&e, "SELECT count(*) FROM r").await, vec![vec!["3".to_string()]]);
+    assert_eq!(
+        rows(&e, "SELECT count(*) FROM r").await,
+        vec![vec!["3".to_string()]]
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
