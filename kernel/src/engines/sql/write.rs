@@ -955,8 +955,9 @@ async fn plan_delete(
 ) -> Result<DeletePlan, CellError> {
     let ice = |e: Error| errors::catalog(&format!("cannot read {}", base.identifier()), e);
     // Only for pruning: files it rules out cannot hold a matching row.
-    let pruning =
-        iceberg_datafusion::physical_plan::convert_filters_to_predicate(&[predicate.clone()]);
+    let pruning = iceberg_datafusion::physical_plan::convert_filters_to_predicate(
+        std::slice::from_ref(&predicate),
+    );
     let tasks = async {
         let mut scan = base.scan();
         if let Some(p) = pruning.clone() {
