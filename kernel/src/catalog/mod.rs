@@ -9,6 +9,8 @@
 pub mod commit;
 mod embedded;
 mod metadata;
+mod metatables;
+mod parallel;
 mod provider;
 mod rest;
 mod scoped;
@@ -16,6 +18,8 @@ pub mod versioned;
 
 pub use embedded::{embedded_db_uri, open_embedded};
 pub use lakehouse_nessie::NessieCatalog;
+pub use metatables::METADATA_TABLES;
+pub use parallel::{ParallelTable, SplitScan};
 pub use provider::{LakehouseCatalog, Listing};
 pub use rest::{open_rest, rest_props, RestCatalog};
 

@@ -15,6 +15,8 @@ use iceberg_datafusion::{IcebergCatalogProvider, IcebergStaticTableProvider};
 use lakehouse_nessie::NessieCatalog;
 
 use super::metadata::ProjectedMetadataTable;
+use super::metatables::{self, METADATA_TABLES};
+use super::parallel::ParallelTable;
 use super::scoped::ScopedCatalog;
 use super::versioned::{format_millis, RefPoint, SnapshotSel, TableSpec};
 use super::{namespace, schema_name};
@@ -259,7 +261,28 @@ impl SchemaProvider for LakehouseSchema {
             let provider = IcebergStaticTableProvider::try_new_from_table_snapshot(table, id)
                 .await
                 .map_err(unavailable)?;
-            return Ok(Some(Arc::new(provider)));
+            return Ok(Some(ParallelTable::wrap(Arc::new(provider))));
+        }
+        if let Some(m) = spec.metadata.as_deref() {
+            if !METADATA_TABLES.contains(&m) {
+                return Err(DataFusionError::Plan(format!(
+                    "{}.{}: there is no metadata table '{m}'; metadata tables: {}",
+                    self.name,
+                    spec.display(),
+                    METADATA_TABLES.join(", ")
+                )));
+            }
+            if metatables::is_ours(m) {
+                let table = match scoped.load_table(&ident).await {
+                    Ok(t) => t,
+                    Err(e) if not_found(&e) => return Ok(None),
+                    Err(e) => return Err(unavailable(e)),
+                };
+                return metatables::provider(&table, m)
+                    .await
+                    .map(Some)
+                    .map_err(unavailable);
+            }
         }
         let provider = match IcebergCatalogProvider::try_new(scoped).await {
             Ok(p) => p,
@@ -274,7 +297,8 @@ impl SchemaProvider for LakehouseSchema {
             Some(t) if spec.metadata.is_some() => {
                 Some(Arc::new(ProjectedMetadataTable::new(t)) as Arc<dyn TableProvider>)
             }
-            t => t,
+            // Scans read in `target_partitions` partitions (see `parallel`).
+            t => t.map(ParallelTable::wrap),
         })
     }
 

@@ -4,13 +4,23 @@
 //! finishes, and never publishes anything itself: the server turns outputs into messages.
 
 mod assist;
+mod describe;
+mod distinct_rule;
 mod errors;
+mod guard;
 mod magic;
+mod metanames;
 pub mod params;
 mod progress;
 pub mod refs;
+#[cfg(test)]
+mod scan_tests;
 mod session;
+mod spark;
 pub mod split;
+mod summarize;
+#[cfg(test)]
+mod tests_support;
 mod travel;
 mod write;
 
@@ -85,6 +95,11 @@ impl SqlEngine {
         // Memory pool, spilling and target partitions from the limits (crate::limits).
         let (config, runtime) = settings.limits.session(config)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
+        // Spark SQL functions DataFusion lacks (DATEDIFF, DATE(), date_add, …).
+        spark::register(&ctx).map_err(|e| format!("cannot register Spark functions: {e}"))?;
+        if let Some(rule) = distinct_rule::rule() {
+            ctx.add_optimizer_rule(rule);
+        }
         ctx.register_catalog(CATALOG_NAME, Arc::new(catalog.clone()));
         let display = Display {
             max_rows: settings.max_rows,
@@ -262,6 +277,14 @@ impl SqlEngine {
                 &substituted
             }
         };
+        if let Some(guarded) = guard::parse(&piece.text) {
+            let (condition, statement) = guarded.map_err(|m| {
+                CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+            })?;
+            return self
+                .run_guarded(cell, piece, &condition, &statement, out, keep)
+                .await;
+        }
         if let Some((condition, message)) = params::parse_assert(&piece.text) {
             return self
                 .run_assert(&condition, message.as_deref(), cell, piece, out)
@@ -294,10 +317,24 @@ impl SqlEngine {
         if let Some(done) = write::run_early(self, cell, piece, out).await {
             return done;
         }
+        if let Some(d) = describe::parse(&piece.text) {
+            let d = d.map_err(|m| {
+                CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+            })?;
+            return self.run_describe(d, out).await;
+        }
+        if let Some(query) = summarize::parse(&piece.text) {
+            let query = query.map_err(|m| {
+                CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+            })?;
+            return self.run_summarize(cell, piece, query, out).await;
+        }
         let mut statement = self.parse(cell, piece)?;
         if piece.text.contains('$') {
             params::inline_parameters(&mut statement, &self.params);
         }
+        // `demo.t.snapshots` (Spark's spelling) → demo."t$snapshots".
+        metanames::rewrite(&mut statement, &self.catalog).await;
         self.catalog.next_statement();
         let state = self.ctx.state();
         let refs = state
