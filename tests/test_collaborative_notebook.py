@@ -167,7 +167,9 @@ def test_validation_can_be_switched_off(tmp_path, write_statements) -> None:  # 
     assert re.search(r"Dropped table off\.customer_events", text_of(cell(nb, "cds-cleanup"))), text_of(cell(nb, "cds-cleanup"))
 
 
-def test_runs_on_nessie_and_s3(tmp_path, lakehouse_env, write_statements) -> None:  # noqa: ARG001
+def test_runs_on_nessie_and_s3(tmp_path, request, write_statements) -> None:  # noqa: ARG001
+    # Asked for here, after the skip check: starting Nessie and SeaweedFS takes a while.
+    lakehouse_env = request.getfixturevalue("lakehouse_env")
     env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
     database = f"cds_{uuid.uuid4().hex[:8]}"
     proc, nb = papermill(tmp_path, "-p", "num_customers", "25", "-p", "num_events", "1500",

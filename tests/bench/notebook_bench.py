@@ -144,8 +144,8 @@ print("BENCH " + json.dumps({"steps": t_end - t_ready, "ready": t_ready - t0,
 
 def append_only(source: str) -> str:
     """The notebook's writes as a kernel without PARTITIONED BY, INSERT OVERWRITE and CREATE
-    OR REPLACE runs them (--append-only): unpartitioned, INSERT INTO, DROP + CREATE AS."""
-    source = source.replace("PARTITIONED BY (days(event_timestamp))", "")
+    OR REPLACE runs them (--append-only): no USING, unpartitioned, INSERT INTO, DROP + CREATE AS."""
+    source = source.replace(") USING iceberg", ")").replace("PARTITIONED BY (days(event_timestamp))", "")
     source = source.replace("INSERT OVERWRITE", "INSERT INTO")
     if "CREATE OR REPLACE TABLE" in source:
         name = source.split("CREATE OR REPLACE TABLE", 1)[1].split()[0]
