@@ -79,8 +79,8 @@ def write_statements(tmp_path_factory, kernel_binary) -> None:  # noqa: ARG001
             "INSERT OVERWRITE p.t SELECT TIMESTAMP '2025-01-16 10:00:00', 1;"
             "CREATE OR REPLACE TABLE p.f AS SELECT 1 AS a; CREATE OR REPLACE TABLE p.f AS SELECT 2 AS a;"
         )
-        if run.reply["status"] != "ok":
-            pytest.skip(f"{WRITE_STATEMENTS}: {run.reply.get('evalue', '')[:200]}")
+        if run.status != "ok":
+            pytest.skip(f"{WRITE_STATEMENTS}: {run.content.get('evalue', '')[:200]}")
     finally:
         k.close()
 
