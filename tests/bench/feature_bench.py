@@ -16,7 +16,7 @@ in tests/requirements.txt):
    rest. Time per run from execute_request to idle; peak RSS of the kernel process from
    /proc/<pid>/status (VmHWM; sampled VmRSS too), read from outside.
 3. A fresh Python process runs the same query in DuckDB (threads = CPU_LIMIT) over
-   read_parquet() of the same files, `--runs` times, fetching the whole result as Arrow;
+   read_parquet() of the same files, `--runs` times, materializing the whole result (a temp table);
    its peak RSS the same way.
 4. The same two with the query's `COUNT(DISTINCT DATE(event_timestamp))` left out, to show
    what that one aggregate costs each engine.
@@ -122,7 +122,8 @@ for q in cfg["queries"]:
     times = []
     for _ in range(cfg["runs"]):
         t0 = time.perf_counter()
-        n = con.execute(q).fetch_arrow_table().num_rows
+        con.execute(f"CREATE OR REPLACE TEMP TABLE result AS {q}")
+        n = con.execute("SELECT count(*) FROM result").fetchone()[0]
         times.append(time.perf_counter() - t0)
     out.append({"times": times, "rows": n})
 with open("/proc/self/status") as f:
@@ -281,7 +282,8 @@ def main() -> int:
         plan = k.ok("EXPLAIN " + feature_query("bench.customer_events", True))
     finally:
         k.close()
-    scan = next((line.strip() for line in plan.splitlines() if "IcebergSplitScan" in line or "IcebergTableScan" in line), "")
+    m = re.search(r"Iceberg(Split|Table)Scan[^|\n]*", plan)
+    scan = m.group(0).strip() if m else "?"
     print(f"kernel idle RSS {base / 2**20:.0f} MiB; scan: {scan[:160]}")
 
     # 3. DuckDB.
