@@ -22,7 +22,6 @@ from conftest import REPO, Kernel, kernel_env
 pytest_plugins = ["services.conftest_fixtures"]
 
 NOTEBOOK = REPO / "examples" / "collaborative-data-science.ipynb"
-WRITE_STATEMENTS = "needs issue4-write (PARTITIONED BY, INSERT OVERWRITE, CREATE OR REPLACE TABLE AS)"
 
 
 def errors(nb: nbformat.NotebookNode) -> list[dict]:
@@ -69,23 +68,7 @@ def papermill(tmp: Path, *params: str, **env: str) -> tuple[subprocess.Completed
     return proc, nbformat.read(out, as_version=4)
 
 
-@pytest.fixture(scope="module")
-def write_statements(tmp_path_factory, kernel_binary) -> None:  # noqa: ARG001
-    """Skips the module's notebook runs on a branch without the issue-4 write statements."""
-    k = Kernel(tmp_path_factory.mktemp("cds-probe") / "home")
-    try:
-        run = k.execute(
-            "CREATE SCHEMA p; CREATE TABLE p.t (ts TIMESTAMP, x BIGINT) USING iceberg PARTITIONED BY (days(ts));"
-            "INSERT OVERWRITE p.t SELECT TIMESTAMP '2025-01-16 10:00:00', 1;"
-            "CREATE OR REPLACE TABLE p.f AS SELECT 1 AS a; CREATE OR REPLACE TABLE p.f AS SELECT 2 AS a;"
-        )
-        if run.status != "ok":
-            pytest.skip(f"{WRITE_STATEMENTS}: {run.content.get('evalue', '')[:200]}")
-    finally:
-        k.close()
-
-
-def test_runs_under_nbconvert_with_its_defaults(tmp_path, write_statements) -> None:  # noqa: ARG001
+def test_runs_under_nbconvert_with_its_defaults(tmp_path, kernel_binary) -> None:  # noqa: ARG001
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
            "--ExecutePreprocessor.timeout=300", "--output-dir", str(out), "--output", "cds.ipynb", str(NOTEBOOK)]
@@ -117,7 +100,7 @@ def test_runs_under_nbconvert_with_its_defaults(tmp_path, write_statements) -> N
     assert "Skipped" in text_of(cell(nb, "cds-cleanup"))
 
 
-def test_papermill_parameters_set_the_row_counts(tmp_path, write_statements) -> None:  # noqa: ARG001
+def test_papermill_parameters_set_the_row_counts(tmp_path, kernel_binary) -> None:  # noqa: ARG001
     proc, nb = papermill(tmp_path, "-p", "num_customers", "40", "-p", "num_events", "3000",
                          "-p", "database_name", "team_a", "-p", "execution_date", "2025-02-01")
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -146,7 +129,7 @@ def test_papermill_parameters_set_the_row_counts(tmp_path, write_statements) -> 
         k.close()
 
 
-def test_failing_validation_fails_the_run(tmp_path, write_statements) -> None:  # noqa: ARG001
+def test_failing_validation_fails_the_run(tmp_path, kernel_binary) -> None:  # noqa: ARG001
     proc, nb = papermill(tmp_path, "-p", "num_events", "0", "-p", "database_name", "empty_run")
     assert proc.returncode == 1, f"papermill exited {proc.returncode}; the validation must fail it\n{proc.stderr[-2000:]}"
     assert "PapermillExecutionError" in proc.stderr and "Should have events data" in proc.stderr, proc.stderr[-4000:]
@@ -157,7 +140,7 @@ def test_failing_validation_fails_the_run(tmp_path, write_statements) -> None:  
     assert cleanup.execution_count is None and not cleanup.outputs
 
 
-def test_validation_can_be_switched_off(tmp_path, write_statements) -> None:  # noqa: ARG001
+def test_validation_can_be_switched_off(tmp_path, kernel_binary) -> None:  # noqa: ARG001
     proc, nb = papermill(tmp_path, "-p", "num_events", "0", "-p", "enable_validation", "False",
                          "-p", "enable_cleanup", "True", "-p", "database_name", "off")
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -167,9 +150,7 @@ def test_validation_can_be_switched_off(tmp_path, write_statements) -> None:  # 
     assert re.search(r"Dropped table off\.customer_events", text_of(cell(nb, "cds-cleanup"))), text_of(cell(nb, "cds-cleanup"))
 
 
-def test_runs_on_nessie_and_s3(tmp_path, request, write_statements) -> None:  # noqa: ARG001
-    # Asked for here, after the skip check: starting Nessie and SeaweedFS takes a while.
-    lakehouse_env = request.getfixturevalue("lakehouse_env")
+def test_runs_on_nessie_and_s3(tmp_path, lakehouse_env, kernel_binary) -> None:  # noqa: ARG001
     env = {k: v for k, v in lakehouse_env.items() if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
     database = f"cds_{uuid.uuid4().hex[:8]}"
     proc, nb = papermill(tmp_path, "-p", "num_customers", "25", "-p", "num_events", "1500",

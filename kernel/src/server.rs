@@ -146,7 +146,10 @@ pub async fn run(
                 // (its first compiles and rust-analyzer's first analysis take seconds).
                 Ok(sql) if k.rust_default => {
                     if let Err(e) = k.rust_engine(None, &sql).await {
-                        log::warn!("the Rust environment did not start ahead of the first cell: {}", e.evalue);
+                        log::warn!(
+                            "the Rust environment did not start ahead of the first cell: {}",
+                            e.evalue
+                        );
                     }
                 }
                 Ok(_) => {}
@@ -756,9 +759,9 @@ impl Kernel {
             return Ok(r.clone());
         }
         let cache = self.settings.rust_cache.clone();
-        if let Some(msg) = tell.filter(|_| {
-            !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none()
-        }) {
+        if let Some(msg) = tell
+            .filter(|_| !rust_cells::is_prepared(&cache) && rust_cells::missing_tools().is_none())
+        {
             self.publish(
                 Some(msg),
                 StreamContent::stderr(&format!(

@@ -374,10 +374,14 @@ pub fn show(data: impl IntoBatches) -> Result<()> {
     Ok(())
 }
 
-/// Lets evcxr show batches as a table when they are a cell's last expression (evcxr calls
-/// `evcxr_display` on the value when such a method is in scope).
+/// How a cell's last expression is shown: evcxr calls `evcxr_display` on the value when such
+/// a method is in scope. Batches and frames become the cell's result table; any other
+/// `Debug` value is its `{:?}` text, as evcxr would print it. One impl for every type, so
+/// that evcxr's first compile of the cell succeeds: without it, evcxr compiles each cell
+/// that ends in a plain value twice (the display call fails, then its fallback runs).
+/// A type with an inherent `evcxr_display` method keeps its own display.
 pub trait Show {
-    /// Sends the value to the kernel as the cell's result table.
+    /// Shows the value as the cell's result.
     fn evcxr_display(&self);
 }
 
@@ -387,21 +391,25 @@ fn show_or_report(data: impl IntoBatches) {
     }
 }
 
-impl Show for RecordBatch {
+impl<T: std::fmt::Debug + 'static> Show for T {
     fn evcxr_display(&self) {
-        show_or_report(self)
-    }
-}
-
-impl Show for Vec<RecordBatch> {
-    fn evcxr_display(&self) {
-        show_or_report(self.as_slice())
-    }
-}
-
-impl Show for Frame {
-    fn evcxr_display(&self) {
-        show_or_report(self)
+        let any = self as &dyn std::any::Any;
+        if let Some(b) = any.downcast_ref::<RecordBatch>() {
+            show_or_report(b)
+        } else if let Some(v) = any.downcast_ref::<Vec<RecordBatch>>() {
+            show_or_report(v.as_slice())
+        } else if let Some(f) = any.downcast_ref::<Frame>() {
+            show_or_report(f)
+        } else {
+            use std::io::Write;
+            let text = format!("{self:?}");
+            let mut out = std::io::stdout().lock();
+            let _ = write!(
+                out,
+                "EVCXR_BEGIN_CONTENT text/plain\n{text}\nEVCXR_END_CONTENT\n"
+            );
+            let _ = out.flush();
+        }
     }
 }
 

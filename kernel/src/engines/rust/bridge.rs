@@ -2,7 +2,7 @@
 //! (through the `lakehouse` client crate) runs SQL in the session, registers batches and shows
 //! results. Framing and operations are in `lakehouse::wire`; data is Arrow IPC.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -44,6 +44,7 @@ impl Bridge {
         current: CurrentCell,
     ) -> std::io::Result<Bridge> {
         use std::os::unix::fs::PermissionsExt;
+        remove_stale_dirs(&std::env::temp_dir());
         let dir = std::env::temp_dir().join(format!(
             "lakehouse-bridge-{}-{}",
             std::process::id(),
@@ -74,6 +75,32 @@ impl Bridge {
             token,
             task,
         })
+    }
+}
+
+/// Removes the socket folders of kernels that are gone: a kernel that was killed (or ended
+/// without dropping its session) leaves its `lakehouse-bridge-<pid>-…` folder behind.
+fn remove_stale_dirs(tmp: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.is_dir() {
+        return; // no cheap way to tell a live pid here; leave them
+    }
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("lakehouse-bridge-"))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
@@ -244,6 +271,24 @@ fn settings_batch(rows: &[(String, String)]) -> RecordBatch {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn socket_folders_of_gone_kernels_are_removed() {
+        let tmp = std::env::temp_dir().join(format!("lh-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        // pid 1 is alive; no process has a pid above the kernel's pid_max (4194304).
+        let alive = tmp.join("lakehouse-bridge-1-aaaa");
+        let mine = tmp.join(format!("lakehouse-bridge-{}-bbbb", std::process::id()));
+        let gone = tmp.join("lakehouse-bridge-4194305-cccc");
+        let other = tmp.join("something-else-4194305");
+        for d in [&alive, &mine, &gone, &other] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        remove_stale_dirs(&tmp);
+        assert!(alive.exists() && mine.exists() && other.exists());
+        assert!(!gone.exists());
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
+
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

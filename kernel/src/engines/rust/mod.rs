@@ -80,6 +80,8 @@ pub struct RustEngine {
     /// The child was restarted (crash or interrupt): its panic hook needs installing again.
     restarted: AtomicBool,
     _bridge: Option<Bridge>,
+    /// The lock on this kernel's work folder (see [`claim_work_dir`]).
+    _work: std::fs::File,
 }
 
 /// Why Rust cells cannot run here, or `None` when cargo and rustc are on PATH.
@@ -183,6 +185,19 @@ impl RustEngine {
                 .env(lakehouse::wire::BRIDGE_ENV, &b.path)
                 .env(lakehouse::wire::TOKEN_ENV, &b.token);
         }
+        let work = claim_work_dir(cache)
+            .map_err(|e| setup_error(&format!("no work folder under {}", cache.display()), &e))?;
+        // evcxr reads its crate folder from this variable only (a user's own value wins).
+        // Starts in one process take turns, so each evcxr reads its own folder.
+        let _starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
+        if *USER_TMPDIR {
+            log::info!(
+                "EVCXR_TMPDIR is set: evcxr builds Rust cells there, not in {}",
+                work.0.display()
+            );
+        } else {
+            std::env::set_var("EVCXR_TMPDIR", &work.0);
+        }
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let setup = setup_commands(cache, &client);
@@ -220,6 +235,7 @@ impl RustEngine {
             shared,
             restarted: AtomicBool::new(false),
             _bridge: bridge,
+            _work: work.1,
         })
     }
 
@@ -368,6 +384,44 @@ impl RustEngine {
             .await
             .flatten()
     }
+}
+
+/// Held while evcxr starts: it reads EVCXR_TMPDIR, which [`RustEngine::start`] sets.
+static STARTING: Mutex<()> = Mutex::new(());
+
+/// Whether EVCXR_TMPDIR came from the user (before any start set it).
+static USER_TMPDIR: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| std::env::var_os("EVCXR_TMPDIR").is_some());
+
+/// The most kernels on one machine whose Rust cells keep their compiled state between runs.
+const WORK_DIRS: usize = 32;
+
+/// A folder for evcxr's crate, `cache/work/N`, held (a file lock, which ends with the
+/// process however it ends) for this kernel's life. Kept between kernels: the next kernel
+/// in it finds the client crate and Arrow built and links its first cell seconds sooner,
+/// and a killed kernel leaves no 140 MB temporary folder behind.
+fn claim_work_dir(cache: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
+    let root = cache.join("work");
+    std::fs::create_dir_all(&root)?;
+    for n in 0..WORK_DIRS {
+        let lock = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(root.join(format!("{n}.lock")))?;
+        match lock.try_lock() {
+            Ok(()) => {
+                let dir = root.join(n.to_string());
+                std::fs::create_dir_all(&dir)?;
+                return Ok((dir, lock));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "all {WORK_DIRS} are in use by running kernels; stop one, or point LAKEHOUSE_RUST_CACHE elsewhere"
+    )))
 }
 
 /// The evcxr commands that load the client crate with the compile cache on.
@@ -637,6 +691,22 @@ mod tests {
             "{}",
             e.evalue
         );
+    }
+
+    #[test]
+    fn each_kernel_gets_a_work_folder_of_its_own_and_the_next_one_reuses_it() {
+        let cache = std::env::temp_dir().join(format!("lh-work-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&cache);
+        let (a, lock_a) = claim_work_dir(&cache).unwrap();
+        let (b, _lock_b) = claim_work_dir(&cache).unwrap();
+        assert_eq!(a, cache.join("work/0"));
+        assert_eq!(b, cache.join("work/1"));
+        std::fs::write(a.join("kept"), b"").unwrap();
+        drop(lock_a);
+        let (again, _lock) = claim_work_dir(&cache).unwrap();
+        assert_eq!(again, a);
+        assert!(again.join("kept").exists());
+        std::fs::remove_dir_all(&cache).unwrap();
     }
 
     #[test]

@@ -139,7 +139,11 @@ mod tests {
         assert_eq!(
             with_binding_types(
                 two,
-                &[(1, 6, "i32".into()), (1, 17, "f64".into()), (2, 9, "i32".into())]
+                &[
+                    (1, 6, "i32".into()),
+                    (1, 17, "f64".into()),
+                    (2, 9, "i32".into())
+                ]
             )
             .unwrap(),
             "let a: i32 = 1; let b: f64 = 2.0;\nlet café: i32 = 3;\n(a, b, café)"

@@ -962,16 +962,8 @@ impl SqlEngine {
 /// beside the code; returns the folder so the test can remove it.
 #[cfg(test)]
 pub(crate) async fn test_engine(name: &str) -> (SqlEngine, std::path::PathBuf) {
-    let dir = std::env::temp_dir().join(format!("lh-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let env = std::collections::BTreeMap::from([(
-        "LAKEHOUSE_HOME".to_string(),
-        dir.display().to_string(),
-    )]);
-    let engine = SqlEngine::new(Settings::from_map(&env).unwrap())
-        .await
-        .unwrap();
-    (engine, dir)
+    let dir = tests_support::tempdir(name);
+    (tests_support::engine(&dir).await, dir)
 }
 
 /// `SET lakehouse.max_rows = 200` / `SET lakehouse.max_col_width = 100`: display settings

@@ -61,7 +61,7 @@ pub fn rows(t: &TableOutput) -> Vec<Vec<String>> {
 
 /// A fresh folder for one test.
 pub fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("lh-surface-{name}-{}", std::process::id()));
+    let d = std::env::temp_dir().join(format!("lh-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
 }
