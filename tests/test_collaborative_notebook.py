@@ -111,11 +111,11 @@ def test_papermill_parameters_set_the_row_counts(tmp_path, kernel_binary) -> Non
     k = Kernel(tmp_path / "home")
     try:
         run = k.ok(
-            "SELECT (SELECT count(*) FROM team_a.customer_events),"
-            " (SELECT count(*) FROM team_a.customer_features),"
-            " (SELECT count(*) FROM team_a.customer_events.partitions),"
-            " (SELECT max(event_timestamp) FROM team_a.customer_events) < TIMESTAMP '2025-02-02 00:00:00',"
-            " (SELECT min(event_timestamp) FROM team_a.customer_events) >= TIMESTAMP '2024-11-01 00:00:00'"
+            "SELECT (SELECT count(*) FROM team_a.customer_events) AS events,"
+            " (SELECT count(*) FROM team_a.customer_features) AS features,"
+            " (SELECT count(*) FROM team_a.customer_events.partitions) AS partitions,"
+            " (SELECT max(event_timestamp) FROM team_a.customer_events) < TIMESTAMP '2025-02-02 00:00:00' AS before_end,"
+            " (SELECT min(event_timestamp) FROM team_a.customer_events) >= TIMESTAMP '2024-11-01 00:00:00' AS after_start"
         )
         text = "\n".join(r.get("text/plain", "") for r in run.results)
         row = [v.strip() for v in [line for line in text.splitlines() if line.startswith("|")][1].strip("|").split("|")]

@@ -448,11 +448,18 @@ fn worker(
 ) {
     let started = evcxr::EvalContext::with_subprocess_command(command)
         .map_err(|e| {
+            let why = format!("{e:#}");
+            // cargo's reason goes to the kernel's log; the usual one is a Cargo workspace above.
+            let hint = if why.contains("Failed to load the project") {
+                ". If the Rust cache (LAKEHOUSE_RUST_CACHE) is inside a Cargo workspace, point it at a folder outside or add it to that workspace's `exclude`; cargo's message is in the kernel's log"
+            } else {
+                ""
+            };
             CellError::new(
                 "RustSetupError",
                 format!(
-                    "evcxr could not start its Rust process: {}",
-                    e.to_string().trim()
+                    "evcxr could not start its Rust process: {}{hint}",
+                    why.trim()
                 ),
             )
         })
@@ -667,9 +674,9 @@ mod tests {
             cell_kind("%%sql\nSELECT 1", true),
             (false, "%%sql\nSELECT 1", 1)
         );
-        assert_eq!(cell_kind("%%sql --chart bar\nSELECT 1", true).0, false);
+        assert!(!cell_kind("%%sql --chart bar\nSELECT 1", true).0);
         // A %%rust further down is not a cell magic.
-        assert_eq!(cell_kind("SELECT 1;\n%%rust", false).0, false);
+        assert!(!cell_kind("SELECT 1;\n%%rust", false).0);
     }
 
     #[test]

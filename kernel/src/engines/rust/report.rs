@@ -111,7 +111,7 @@ pub fn with_binding_types(code: &str, at: &[(usize, usize, String)]) -> Option<S
     let mut lines: Vec<String> = code.lines().map(str::to_string).collect();
     let mut at = at.to_vec();
     // Right to left, so earlier columns stay where rustc saw them.
-    at.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    at.sort_by_key(|b| std::cmp::Reverse((b.0, b.1)));
     for (line, column, ty) in at {
         let text = lines.get_mut(line.checked_sub(1)?)?;
         let byte = text
