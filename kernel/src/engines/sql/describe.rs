@@ -362,7 +362,7 @@ fn describe_rows(table: &Table) -> Vec<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests_support::{engine, last_table, rows, run, tempdir};
+    use super::super::tests_support::{column_names, engine, last_table, rows, run, tempdir};
     use super::{matches_like, parse, Describe};
 
     #[test]
@@ -427,12 +427,7 @@ mod tests {
         let (outs, r) = run(&e, "DESCRIBE TABLE EXTENDED demo.events").await;
         r.unwrap();
         let t = last_table(&outs);
-        let names: Vec<&str> = t
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
+        let names = column_names(t);
         assert_eq!(names, ["col_name", "data_type", "comment"]);
         let rows = rows(t);
         assert_eq!(rows[0][..2], ["customer_id", "string"]);

@@ -38,8 +38,7 @@ use datafusion::prelude::SessionConfig;
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use futures::StreamExt;
-use iceberg::arrow::arrow_schema_to_schema_auto_assign_ids;
-use iceberg::{TableCreation, TableIdent};
+use iceberg::TableIdent;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use assist::{Completion, Inspection, IsComplete};
@@ -329,28 +328,7 @@ impl SqlEngine {
             })?;
             return self.run_summarize(cell, piece, query, out).await;
         }
-        let mut statement = self.parse(cell, piece)?;
-        if piece.text.contains('$') {
-            params::inline_parameters(&mut statement, &self.params);
-        }
-        // `demo.t.snapshots` (Spark's spelling) → demo."t$snapshots".
-        metanames::rewrite(&mut statement, &self.catalog).await;
-        self.catalog.next_statement();
-        let state = self.ctx.state();
-        let refs = state
-            .resolve_table_references(&statement)
-            .map_err(|e| errors::from_datafusion(e, cell, piece, &self.catalog))?;
-        if !refs.is_empty() || needs_listing(&statement) {
-            self.catalog
-                .refresh()
-                .await
-                .map_err(|e| errors::catalog("cannot list the catalog", e))?;
-        }
-        let plan = state
-            .statement_to_plan(statement)
-            .await
-            .map_err(|e| errors::from_datafusion(e, cell, piece, &self.catalog))?;
-        let plan = self.bind_parameters(plan, cell, piece)?;
+        let plan = self.plan_statement(cell, piece).await?;
         let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(c)) => {
@@ -364,9 +342,10 @@ impl SqlEngine {
                 self.drop_schema(d.name.schema_name(), d.if_exists, d.cascade, out)
                     .await
             }
+            // CREATE [OR REPLACE] TABLE is taken by write::run_early before planning; other
+            // spellings DataFusion plans the same way are created the same way.
             LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) if !c.temporary => {
-                let (schema, table) = self.resolve(&c.name)?;
-                self.create_table(&schema, &table, &c, out, fail).await
+                write::create_planned(self, &c, &Default::default(), out, &fail).await
             }
             LogicalPlan::Ddl(DdlStatement::DropTable(d)) if !self.is_session_object(&d.name) => {
                 let (schema, table) = self.resolve(&d.name)?;
@@ -465,6 +444,33 @@ impl SqlEngine {
             }
         }
         plan.with_param_values(values).map_err(fail)
+    }
+
+    /// Plans one statement of a cell (also the query inside SUMMARIZE): parameters inlined
+    /// and bound, metadata-table names (`demo.t.snapshots` → `demo."t$snapshots"`), and a
+    /// fresh catalog listing when the statement names tables or lists them.
+    pub(super) async fn plan_statement(
+        &self,
+        cell: &str,
+        piece: &Piece,
+    ) -> Result<LogicalPlan, CellError> {
+        let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
+        let mut statement = self.parse(cell, piece)?;
+        if piece.text.contains('$') {
+            params::inline_parameters(&mut statement, &self.params);
+        }
+        metanames::rewrite(&mut statement, &self.catalog).await;
+        self.catalog.next_statement();
+        let state = self.ctx.state();
+        let refs = state.resolve_table_references(&statement).map_err(fail)?;
+        if !refs.is_empty() || needs_listing(&statement) {
+            self.catalog
+                .refresh()
+                .await
+                .map_err(|e| errors::catalog("cannot list the catalog", e))?;
+        }
+        let plan = state.statement_to_plan(statement).await.map_err(fail)?;
+        self.bind_parameters(plan, cell, piece)
     }
 
     /// Evaluates a one-value query (`SELECT <expr>`) with the session's parameters bound.
@@ -771,107 +777,6 @@ impl SqlEngine {
         Ok(())
     }
 
-    async fn create_table(
-        &self,
-        schema: &str,
-        table: &str,
-        c: &datafusion::logical_expr::CreateMemoryTable,
-        out: &UnboundedSender<Output>,
-        fail: impl Fn(datafusion::error::DataFusionError) -> CellError,
-    ) -> Result<(), CellError> {
-        let cat = self.catalog.iceberg();
-        let ns = catalog::namespace(schema);
-        let ident = TableIdent::new(ns.clone(), table.to_string());
-        let name = format!("{schema}.{table}");
-        if !cat
-            .namespace_exists(&ns)
-            .await
-            .map_err(|e| errors::catalog(&format!("cannot check schema {schema}"), e))?
-        {
-            return Err(errors::unknown_schema(schema, &self.catalog));
-        }
-        let exists = cat
-            .table_exists(&ident)
-            .await
-            .map_err(|e| errors::catalog(&format!("cannot check table {name}"), e))?;
-        if exists {
-            if c.if_not_exists {
-                let _ = out.send(Output::Message(format!("Table {name} already exists")));
-                return Ok(());
-            }
-            if !c.or_replace {
-                return Err(CellError::new(
-                    "CatalogError",
-                    format!("table {name} already exists; use CREATE TABLE IF NOT EXISTS to skip it, or DROP TABLE {name} first"),
-                ));
-            }
-            return Err(CellError::new(
-                "NotSupported",
-                format!(
-                    "CREATE OR REPLACE TABLE {name} is not supported yet; DROP TABLE {name} first"
-                ),
-            ));
-        }
-        let arrow = c.input.schema().as_arrow().clone();
-        let arrow = catalog::iceberg_compatible(&arrow)
-            .map_err(|m| CellError::new("TypeError", format!("cannot create table {name}: {m}")))?;
-        let schema_ice = arrow_schema_to_schema_auto_assign_ids(&arrow)
-            .map_err(|e| errors::catalog(&format!("cannot create table {name}"), e))?;
-        // Notebooks of a team append to shared tables at the same time; Iceberg's default of
-        // 4 commit retries gives up too early under that contention (Java reads the same key).
-        let properties =
-            HashMap::from([("commit.retry.num-retries".to_string(), "10".to_string())]);
-        let creation = TableCreation::builder()
-            .name(table.to_string())
-            .schema(schema_ice)
-            .properties(properties)
-            .build();
-        cat.create_table(&ns, creation)
-            .await
-            .map_err(|e| errors::catalog(&format!("cannot create table {name}"), e))?;
-        self.refresh_after_ddl().await;
-        let is_ctas = !matches!(c.input.as_ref(), LogicalPlan::EmptyRelation(_));
-        if is_ctas {
-            // CREATE TABLE AS: write the rows; if that fails, the new table goes again, so a
-            // failed statement leaves nothing behind.
-            let insert = async {
-                let target = TableReference::full(CATALOG_NAME, schema, table);
-                let plan = datafusion::logical_expr::LogicalPlanBuilder::insert_into(
-                    c.input.as_ref().clone(),
-                    target,
-                    self.ctx
-                        .table_provider(TableReference::full(CATALOG_NAME, schema, table))
-                        .await
-                        .map(datafusion::datasource::provider_as_source)?,
-                    datafusion::logical_expr::dml::InsertOp::Append,
-                )?
-                .build()?;
-                let batches = self.ctx.execute_logical_plan(plan).await?.collect().await?;
-                Ok::<_, datafusion::error::DataFusionError>(count_rows(&batches))
-            };
-            match insert.await {
-                Ok(n) => {
-                    let _ = out.send(Output::Message(format!(
-                        "Created table {name} with {n} row{}",
-                        if n == 1 { "" } else { "s" }
-                    )));
-                }
-                Err(e) => {
-                    let _ = cat.drop_table(&ident).await;
-                    self.refresh_after_ddl().await;
-                    return Err(fail(e));
-                }
-            }
-        } else {
-            let _ = out.send(Output::Message(format!(
-                "Created table {name} ({} column{})",
-                arrow.fields().len(),
-                if arrow.fields().len() == 1 { "" } else { "s" }
-            )));
-        }
-        Ok(())
-    }
-
     async fn drop_table(
         &self,
         schema: &str,
@@ -1046,27 +951,8 @@ fn display_name(table_ref: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::{engine, run};
     use super::*;
-    use std::collections::BTreeMap;
-    use tokio::sync::mpsc;
-
-    async fn engine(dir: &std::path::Path) -> SqlEngine {
-        let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
-        SqlEngine::new(Settings::from_map(&env).unwrap())
-            .await
-            .unwrap()
-    }
-
-    async fn run(e: &SqlEngine, sql: &str) -> (Vec<Output>, Result<(), CellError>) {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let r = e.execute(sql, &tx).await;
-        drop(tx);
-        let mut outs = vec![];
-        while let Some(o) = rx.recv().await {
-            outs.push(o);
-        }
-        (outs, r)
-    }
 
     fn messages(outs: &[Output]) -> Vec<String> {
         outs.iter()

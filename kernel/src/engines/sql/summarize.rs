@@ -35,7 +35,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::errors::{self, CellError};
 use super::split::Piece;
-use super::{params, Output, SqlEngine, TableOutput};
+use super::{Output, SqlEngine, TableOutput};
 
 /// The query a `SUMMARIZE` statement summarizes (`SELECT * FROM t` for a table name), or
 /// `None` when `text` is not a SUMMARIZE statement.
@@ -95,7 +95,7 @@ impl SqlEngine {
             text: query,
             ..piece.clone()
         };
-        let plan = self.plan_query(cell, &inner).await?;
+        let plan = self.plan_statement(cell, &inner).await?;
         if matches!(
             plan,
             LogicalPlan::Ddl(_)
@@ -145,32 +145,6 @@ impl SqlEngine {
         self.tables_sent
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
-    }
-
-    /// Plans one query statement the way `execute_piece` plans a cell's statement:
-    /// parameters, metadata-table names, a fresh catalog listing.
-    pub(super) async fn plan_query(
-        &self,
-        cell: &str,
-        piece: &Piece,
-    ) -> Result<LogicalPlan, CellError> {
-        let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
-        let mut statement = self.parse(cell, piece)?;
-        if piece.text.contains('$') {
-            params::inline_parameters(&mut statement, &self.params);
-        }
-        super::metanames::rewrite(&mut statement, &self.catalog).await;
-        self.catalog.next_statement();
-        let state = self.ctx.state();
-        let refs = state.resolve_table_references(&statement).map_err(fail)?;
-        if !refs.is_empty() {
-            self.catalog
-                .refresh()
-                .await
-                .map_err(|e| errors::catalog("cannot list the catalog", e))?;
-        }
-        let plan = state.statement_to_plan(statement).await.map_err(fail)?;
-        self.bind_parameters(plan, cell, piece)
     }
 }
 
@@ -320,7 +294,7 @@ fn unpivot(row: &RecordBatch, columns: &[ColumnStats]) -> datafusion::error::Res
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests_support::{engine, last_table, rows, run, tempdir};
+    use super::super::tests_support::{column_names, engine, last_table, rows, run, tempdir};
     use super::parse;
 
     #[test]
@@ -360,12 +334,7 @@ mod tests {
         let (outs, r) = run(&e, "SUMMARIZE s.t").await;
         r.unwrap();
         let t = last_table(&outs);
-        let names: Vec<&str> = t
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
+        let names = column_names(t);
         assert_eq!(
             names,
             [

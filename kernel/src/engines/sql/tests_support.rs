@@ -43,6 +43,15 @@ pub fn last_table(outs: &[Output]) -> &TableOutput {
     }
 }
 
+/// The column names of a result table.
+pub fn column_names(t: &TableOutput) -> Vec<&str> {
+    t.schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect()
+}
+
 /// Every row of a result as text, column by column.
 pub fn rows(t: &TableOutput) -> Vec<Vec<String>> {
     use datafusion::arrow::util::display::array_value_to_string;

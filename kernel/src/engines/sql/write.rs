@@ -1205,7 +1205,7 @@ fn scalar(
 /// `PARTITIONED BY` as Hive column definitions — `days(ts)` does not parse — and has no
 /// `USING`), and what is left for DataFusion to plan.
 #[derive(Debug, Default, PartialEq)]
-struct CreateClauses {
+pub(super) struct CreateClauses {
     using: Option<String>,
     /// The items of `PARTITIONED BY (...)`, as written.
     partitioned_by: Vec<String>,
@@ -1590,6 +1590,18 @@ async fn create(
             ))
         }
     };
+    create_planned(engine, &c, &clauses, out, &fail).await
+}
+
+/// Creates (or, with OR REPLACE, replaces) the Iceberg table of a planned CREATE TABLE,
+/// with the Spark clauses `clauses` cut out of it, and writes the rows of its query if any.
+pub(super) async fn create_planned(
+    engine: &SqlEngine,
+    c: &datafusion::logical_expr::CreateMemoryTable,
+    clauses: &CreateClauses,
+    out: &UnboundedSender<Output>,
+    fail: Fail<'_>,
+) -> Result<(), CellError> {
     let (schema, table) = engine.resolve(&c.name)?;
     let name = format!("{schema}.{table}");
     let arrow = c.input.schema().as_arrow().clone();
@@ -1636,7 +1648,7 @@ async fn create(
             user_props,
             is_ctas.then(|| c.input.as_ref().clone()),
             out,
-            &fail,
+            fail,
         )
         .await;
     }

@@ -1,40 +1,13 @@
 //! The write path on the embedded catalog, through a real `SqlEngine` on a temp folder.
 
-use std::collections::BTreeMap;
-
 use datafusion::arrow::util::display::array_value_to_string;
 use futures::TryStreamExt;
 use iceberg::spec::Transform;
-use tokio::sync::mpsc;
 
+use super::super::tests_support::{engine, run, tempdir};
 use super::super::{CellError, Output, SqlEngine};
 use crate::catalog;
 use crate::catalog::commit::{self, CommitTarget, Removal, SnapshotChange};
-use crate::config::Settings;
-
-async fn engine(dir: &std::path::Path) -> SqlEngine {
-    let env = BTreeMap::from([("LAKEHOUSE_HOME".to_string(), dir.display().to_string())]);
-    SqlEngine::new(Settings::from_map(&env).unwrap())
-        .await
-        .unwrap()
-}
-
-fn tempdir(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("lh-write-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-async fn run(e: &SqlEngine, sql: &str) -> (Vec<Output>, Result<(), CellError>) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let r = e.execute(sql, &tx).await;
-    drop(tx);
-    let mut outs = vec![];
-    while let Some(o) = rx.recv().await {
-        outs.push(o);
-    }
-    (outs, r)
-}
 
 async fn ok(e: &SqlEngine, sql: &str) -> Vec<String> {
     let (outs, r) = run(e, sql).await;
