@@ -223,7 +223,7 @@ def main() -> int:
     ap.add_argument("--partitioned", action="store_true", help="PARTITIONED BY (days(event_timestamp))")
     ap.add_argument("--work", help="reuse this folder's catalog (skips generating when the table is there)")
     ap.add_argument("--no-distinct-rewrite", action="store_true",
-                    help="turn off the kernel's COUNT(DISTINCT) rewrite (LAKEHOUSE_NO_DISTINCT_REWRITE), to compare")
+                    help="turn off the kernel's COUNT(DISTINCT) rewrites (LAKEHOUSE_NO_DISTINCT_REWRITE), to compare")
     args = ap.parse_args()
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="lakehouse-feature-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -258,7 +258,7 @@ def main() -> int:
     # 2. The kernel.
     if args.no_distinct_rewrite:
         env["LAKEHOUSE_NO_DISTINCT_REWRITE"] = "1"
-        print("the kernel's COUNT(DISTINCT) rewrite is off")
+        print("the kernel's COUNT(DISTINCT) rewrites are off")
     queries = {"with COUNT(DISTINCT day)": True, "without it": False}
     kernel_results = {}
     k = Kernel(env)

@@ -238,6 +238,15 @@ pub(super) fn rule() -> Option<Arc<dyn OptimizerRule + Send + Sync>> {
     Some(Arc::new(MixedDistinctToGroupBy))
 }
 
+/// The rule that counts distinct integer-like values in one vectorized aggregate (see
+/// `distinct_count`); it runs before [`rule`]'s, which then takes the other types.
+pub(super) fn native_rule() -> Option<Arc<dyn OptimizerRule + Send + Sync>> {
+    if std::env::var_os("LAKEHOUSE_NO_DISTINCT_REWRITE").is_some() {
+        return None;
+    }
+    Some(Arc::new(super::distinct_count::NativeCountDistinct::new()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests_support::{engine, last_table, rows, run, tempdir};
@@ -251,13 +260,14 @@ mod tests {
             "CREATE SCHEMA s;
              CREATE TABLE s.ev AS SELECT 'c' || (value % 7) AS customer_id,
                  CASE WHEN value % 5 = 0 THEN NULL ELSE date_add(DATE '2025-01-01', value % 11) END AS day,
+                 CASE WHEN value % 5 = 0 THEN NULL ELSE 'day ' || (value % 11) END AS label,
                  CAST(value AS DOUBLE) / 4 AS amount, value % 3 AS k
                FROM range(1000)",
         )
         .await;
         r.unwrap();
         let query =
-            "SELECT customer_id, COUNT(*) AS n, COUNT(DISTINCT day) AS days, COUNT(day) AS nd,
+            "SELECT customer_id, COUNT(*) AS n, COUNT(DISTINCT label) AS days, COUNT(day) AS nd,
                             SUM(k) AS sk, AVG(amount) AS am, MIN(amount) AS lo, MAX(day) AS hi,
                             SUM(CASE WHEN k = 1 THEN amount ELSE 0 END) AS s1
                      FROM s.ev GROUP BY customer_id ORDER BY customer_id";
@@ -279,7 +289,7 @@ mod tests {
                          AVG(amount) AS am, MIN(amount) AS lo, MAX(day) AS hi,
                          SUM(CASE WHEN k = 1 THEN amount ELSE 0 END) AS s1
                   FROM s.ev GROUP BY customer_id) a
-            JOIN (SELECT customer_id, COUNT(DISTINCT day) AS days FROM s.ev GROUP BY customer_id) d
+            JOIN (SELECT customer_id, COUNT(DISTINCT label) AS days FROM s.ev GROUP BY customer_id) d
               ON a.customer_id = d.customer_id
             ORDER BY a.customer_id";
         let (outs, r) = run(&e, reference).await;
