@@ -370,7 +370,7 @@ mod tests {
             Some(3),
             Some(3),
         ]));
-        a.update_batch(&[v.clone()], &[0, 0, 0, 0, 1, 2], None, 3)
+        a.update_batch(std::slice::from_ref(&v), &[0, 0, 0, 0, 1, 2], None, 3)
             .unwrap();
         // A FILTER that drops the last row leaves group 2 empty in the second accumulator.
         let mut b = GroupSets::default();
