@@ -145,6 +145,11 @@ impl GroupSets {
     }
 }
 
+/// Whether a FILTER clause drops `row` (false or NULL), as DataFusion's accumulators read it.
+fn filtered_out(opt_filter: Option<&BooleanArray>, row: usize) -> bool {
+    opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
+}
+
 impl GroupsAccumulator for GroupSets {
     fn update_batch(
         &mut self,
@@ -156,8 +161,7 @@ impl GroupsAccumulator for GroupSets {
         self.sets.resize_with(total_num_groups, HashSet::default);
         let values = bits(&values[0])?;
         for (row, &group) in group_indices.iter().enumerate() {
-            if values.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row))
-            {
+            if values.is_null(row) || filtered_out(opt_filter, row) {
                 continue;
             }
             self.insert(group, values.value(row));
@@ -188,7 +192,7 @@ impl GroupsAccumulator for GroupSets {
         self.sets.resize_with(total_num_groups, HashSet::default);
         let lists = values[0].as_list::<i32>();
         for (row, &group) in group_indices.iter().enumerate() {
-            if lists.is_null(row) || opt_filter.is_some_and(|f| !f.is_valid(row) || !f.value(row)) {
+            if lists.is_null(row) || filtered_out(opt_filter, row) {
                 continue;
             }
             let list = lists.value(row);

@@ -230,21 +230,17 @@ impl OptimizerRule for MixedDistinctToGroupBy {
     }
 }
 
-/// The rule, unless `LAKEHOUSE_NO_DISTINCT_REWRITE` is set (for benchmarks comparing both).
-pub(super) fn rule() -> Option<Arc<dyn OptimizerRule + Send + Sync>> {
+/// The `COUNT(DISTINCT)` rules, in the order they run: integer-like values in one vectorized
+/// aggregate (`distinct_count`), then this module's rewrite for the other types. None when
+/// `LAKEHOUSE_NO_DISTINCT_REWRITE` is set (for benchmarks comparing both).
+pub(super) fn rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
     if std::env::var_os("LAKEHOUSE_NO_DISTINCT_REWRITE").is_some() {
-        return None;
+        return vec![];
     }
-    Some(Arc::new(MixedDistinctToGroupBy))
-}
-
-/// The rule that counts distinct integer-like values in one vectorized aggregate (see
-/// `distinct_count`); it runs before [`rule`]'s, which then takes the other types.
-pub(super) fn native_rule() -> Option<Arc<dyn OptimizerRule + Send + Sync>> {
-    if std::env::var_os("LAKEHOUSE_NO_DISTINCT_REWRITE").is_some() {
-        return None;
-    }
-    Some(Arc::new(super::distinct_count::NativeCountDistinct::new()))
+    vec![
+        Arc::new(super::distinct_count::NativeCountDistinct::new()),
+        Arc::new(MixedDistinctToGroupBy),
+    ]
 }
 
 #[cfg(test)]

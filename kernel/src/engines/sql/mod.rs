@@ -118,10 +118,7 @@ impl SqlEngine {
         spark::register(&ctx).map_err(|e| format!("cannot register Spark functions: {e}"))?;
         // COUNT(DISTINCT) beside other aggregates: integer-like values in one vectorized
         // aggregate, the other types grouped twice (distinct_count, distinct_rule).
-        if let Some(rule) = distinct_rule::native_rule() {
-            ctx.add_optimizer_rule(rule);
-        }
-        if let Some(rule) = distinct_rule::rule() {
+        for rule in distinct_rule::rules() {
             ctx.add_optimizer_rule(rule);
         }
         ctx.register_catalog(CATALOG_NAME, Arc::new(catalog.clone()));
@@ -976,15 +973,15 @@ fn display_name(table_ref: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn big_batches_only_where_memory_is_not_tight() {
-        assert_eq!(super::batch_rows(None), super::BATCH_ROWS);
-        assert_eq!(super::batch_rows(Some(4 << 30)), super::BATCH_ROWS);
-        assert_eq!(super::batch_rows(Some(64 << 20)), 8192);
-    }
-
     use super::tests_support::{engine, run};
     use super::*;
+
+    #[test]
+    fn big_batches_only_where_memory_is_not_tight() {
+        assert_eq!(batch_rows(None), BATCH_ROWS);
+        assert_eq!(batch_rows(Some(4 << 30)), BATCH_ROWS);
+        assert_eq!(batch_rows(Some(64 << 20)), 8192);
+    }
 
     fn messages(outs: &[Output]) -> Vec<String> {
         outs.iter()
