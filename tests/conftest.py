@@ -1,7 +1,7 @@
 """Shared fixtures for the kernel tests.
 
-The tests drive the release binary (``.cache/target/release/lakehouse-kernel``, or
-``$LAKEHOUSE_KERNEL_BIN``) through its kernelspec ``lakehouse``. ``tests/run`` builds the
+The tests drive the release binary (``$LAKEHOUSE_KERNEL_BIN``, else
+``$CARGO_TARGET_DIR/release/lakehouse-kernel`` with tests/lib.sh's default ``~/.cache/lakehouse/target``) through its kernelspec ``lakehouse``. ``tests/run`` builds the
 binary and installs the kernelspec into the venv; when pytest is run some other way and the
 kernelspec found does not point at the binary under test, it is installed into a temporary
 prefix for this session. Every kernel gets its own ``LAKEHOUSE_HOME`` in a temporary folder:
@@ -24,15 +24,17 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-BIN = Path(os.environ.get("LAKEHOUSE_KERNEL_BIN", REPO / ".cache/target/release/lakehouse-kernel")).resolve()
+TARGET_DIR = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/lakehouse/target"))
+BIN = Path(os.environ.get("LAKEHOUSE_KERNEL_BIN", TARGET_DIR / "release/lakehouse-kernel")).resolve()
 KERNEL_NAME = "lakehouse"
 
 # Settings from the caller's environment must not leak into the kernels under test. The Rust
-# cells' compile cache is not a setting that changes results: keep it, or use the project's.
+# cells' compile cache is not a setting that changes results (cargo's fingerprints decide what
+# it rebuilds): keep the caller's, or the default one under ~/.cache beside ~/.rustup, the
+# layout users have.
 for _var in [v for v in os.environ
              if v.startswith("LAKEHOUSE_") and v not in ("LAKEHOUSE_KERNEL_BIN", "LAKEHOUSE_RUST_CACHE")]:
     os.environ.pop(_var)
-os.environ.setdefault("LAKEHOUSE_RUST_CACHE", str(REPO / ".cache" / "rust"))
 
 _SESSION_TMP = Path(tempfile.mkdtemp(prefix="lakehouse-tests-"))
 # An empty config file, so that a ~/.config/lakehouse/config.toml cannot change the tests either.

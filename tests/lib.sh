@@ -3,9 +3,16 @@
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.cache/venv"
-BIN="$ROOT/.cache/target/release/lakehouse-kernel"
+# cargo's output lives outside the clone, shared by every clone on this machine (CI's fresh one
+# too): the 700 dependencies are compiled once, and cargo's own fingerprints decide what a
+# clone rebuilds (its own crates, whose paths differ), so nothing stale is ever used.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse/target}"
+BIN="$CARGO_TARGET_DIR/release/lakehouse-kernel"
+# tests/conftest.py and the benches run this binary.
+export LAKEHOUSE_KERNEL_BIN="$BIN"
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# Each line says how long the script has run, so a slow phase shows in CI's output.
+log() { printf '\033[1m==> [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # Create or update .cache/venv from tests/requirements.txt; pip runs only when the
 # requirements (or the Python version) changed since the last successful install.

@@ -78,22 +78,36 @@ fn sys_prefix() -> Result<PathBuf, String> {
     Ok(PathBuf::from(p))
 }
 
-/// Writes the kernelspec `name` for the binary at `exe`; `rust` makes its cells Rust unless
+/// How a kernelspec's argv starts the kernel.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Launcher<'a> {
+    /// This binary, by its absolute path (a source build: install again after moving it).
+    Binary(&'a Path),
+    /// `python -m lakehouse_kernel_glue`: Jupyter replaces `python` by its own interpreter,
+    /// whose environment's `bin/` holds the binary. The wheel's kernelspecs use this, since a
+    /// wheel's data files cannot know where the environment will be.
+    PythonModule,
+}
+
+/// The module behind [`Launcher::PythonModule`] (kernelspec/python/lakehouse_kernel_glue).
+pub const PYTHON_MODULE: &str = "lakehouse_kernel_glue";
+
+/// Writes the kernelspec `name` started by `launcher`; `rust` makes its cells Rust unless
 /// they start with `%%sql`. Returns the folder written.
 pub fn install(
     target: &Target,
     name: &str,
     display_name: &str,
-    exe: &Path,
+    launcher: Launcher,
     rust: bool,
 ) -> Result<PathBuf, String> {
     validate_name(name)?;
     let dir = kernels_dir(target)?.join(name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let json = if rust {
-        rust_kernel_json(display_name, exe)?
+        rust_kernel_json(display_name, launcher)?
     } else {
-        kernel_json(display_name, exe)?
+        kernel_json(display_name, launcher)?
     };
     write(&dir.join("kernel.json"), json.as_bytes())?;
     for (file, bytes) in LOGOS {
@@ -113,30 +127,43 @@ pub fn uninstall(target: &Target, name: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
-/// The kernel.json text for `exe` (JSON-escaped, so any path works).
-pub fn kernel_json(display_name: &str, exe: &Path) -> Result<String, String> {
-    let exe = exe
-        .to_str()
-        .ok_or_else(|| format!("the kernel path {} is not UTF-8", exe.display()))?;
+/// The kernel.json text for `launcher` (JSON-escaped, so any path works).
+pub fn kernel_json(display_name: &str, launcher: Launcher) -> Result<String, String> {
     let quote = |s: &str| {
         let q = serde_json::to_string(s).expect("string serializes");
         q[1..q.len() - 1].to_string()
+    };
+    let exe = match launcher {
+        Launcher::Binary(exe) => exe
+            .to_str()
+            .ok_or_else(|| format!("the kernel path {} is not UTF-8", exe.display()))?,
+        Launcher::PythonModule => "python",
     };
     let text = KERNEL_JSON
         .replace("@LAKEHOUSE_KERNEL@", &quote(exe))
         .replace("@DISPLAY_NAME@", &quote(display_name));
     // Fail here rather than leave a kernelspec Jupyter cannot read.
-    serde_json::from_str::<serde_json::Value>(&text)
+    let mut v: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| format!("internal error: kernel.json is not valid JSON: {e}"))?;
+    if launcher == Launcher::PythonModule {
+        if let Some(argv) = v["argv"].as_array_mut() {
+            argv.splice(1..1, ["-m".into(), PYTHON_MODULE.into()]);
+        }
+        return serde_json::to_string_pretty(&v).map_err(|e| e.to_string());
+    }
     Ok(text)
 }
 
 /// The kernel.json of the Rust kernelspec: `run --rust`, language `rust`.
-pub fn rust_kernel_json(display_name: &str, exe: &Path) -> Result<String, String> {
-    let mut v: serde_json::Value =
-        serde_json::from_str(&kernel_json(display_name, exe)?).expect("checked by kernel_json");
+pub fn rust_kernel_json(display_name: &str, launcher: Launcher) -> Result<String, String> {
+    let mut v: serde_json::Value = serde_json::from_str(&kernel_json(display_name, launcher)?)
+        .expect("checked by kernel_json");
     if let Some(argv) = v["argv"].as_array_mut() {
-        argv.insert(2, "--rust".into());
+        let run = argv
+            .iter()
+            .position(|a| a == "run")
+            .expect("the template runs `run`");
+        argv.insert(run + 1, "--rust".into());
     }
     v["language"] = "rust".into();
     v["metadata"]["lakehouse"]["cell_language"] = "rust".into();
@@ -169,7 +196,7 @@ mod tests {
     fn kernel_json_has_the_binary_and_message_interrupts() {
         let text = kernel_json(
             "Lakehouse (SQL)",
-            Path::new("/opt/x \"y\"/lakehouse-kernel"),
+            Launcher::Binary(Path::new("/opt/x \"y\"/lakehouse-kernel")),
         )
         .unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -181,6 +208,38 @@ mod tests {
     }
 
     #[test]
+    fn the_wheels_kernelspecs_start_the_kernel_through_python() {
+        let sql: serde_json::Value =
+            serde_json::from_str(&kernel_json("Lakehouse (SQL)", Launcher::PythonModule).unwrap())
+                .unwrap();
+        let argv: Vec<&str> = sql["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            argv,
+            [
+                "python",
+                "-m",
+                PYTHON_MODULE,
+                "run",
+                "--connection-file",
+                "{connection_file}"
+            ]
+        );
+        let rust: serde_json::Value = serde_json::from_str(
+            &rust_kernel_json("Lakehouse (Rust)", Launcher::PythonModule).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(rust["argv"][3], "run");
+        assert_eq!(rust["argv"][4], "--rust");
+        assert_eq!(rust["argv"][6], "{connection_file}");
+        assert_eq!(rust["language"], "rust");
+    }
+
+    #[test]
     fn install_and_uninstall_in_a_prefix() {
         let dir = std::env::temp_dir().join(format!("lh-install-{}", std::process::id()));
         let t = Target::Prefix(dir.clone());
@@ -188,7 +247,7 @@ mod tests {
             &t,
             "lakehouse",
             "Lakehouse (SQL)",
-            Path::new("/bin/true"),
+            Launcher::Binary(Path::new("/bin/true")),
             false,
         )
         .unwrap();
@@ -197,12 +256,19 @@ mod tests {
         uninstall(&t, "lakehouse").unwrap();
         assert!(!spec.exists());
         assert!(uninstall(&t, "lakehouse").is_err());
-        assert!(install(&t, "../evil", "x", Path::new("/bin/true"), false).is_err());
+        assert!(install(
+            &t,
+            "../evil",
+            "x",
+            Launcher::Binary(Path::new("/bin/true")),
+            false
+        )
+        .is_err());
         let rust = install(
             &t,
             "lakehouse-rust",
             "Lakehouse (Rust)",
-            Path::new("/bin/true"),
+            Launcher::Binary(Path::new("/bin/true")),
             true,
         )
         .unwrap();

@@ -51,6 +51,15 @@ enum Command {
         /// Neither the Rust kernelspec nor the Rust preparation.
         #[arg(long)]
         no_rust: bool,
+        /// Install the Rust kernelspec but do not compile the Rust cells' dependencies now
+        /// (the first Rust cell, or prepare-rust, does it).
+        #[arg(long)]
+        no_prepare: bool,
+        /// Start the kernel as `python -m lakehouse_kernel_glue`, which runs the
+        /// `lakehouse-kernel` of the Python environment Jupyter runs in, instead of this
+        /// binary's absolute path (what the wheel's kernelspecs do).
+        #[arg(long)]
+        python_launcher: bool,
     },
     /// Compile the Rust cells' client crate and Arrow into LAKEHOUSE_RUST_CACHE now, so the
     /// first Rust cell of each kernel starts in seconds.
@@ -110,12 +119,15 @@ fn main() -> ExitCode {
             display_name,
             rust_display_name,
             no_rust,
+            no_prepare,
+            python_launcher,
         } => install_all(
             &target.target(),
             &name,
-            &display_name,
-            &rust_display_name,
+            (&display_name, &rust_display_name),
             !no_rust,
+            !no_prepare,
+            python_launcher,
         ),
         Command::PrepareRust => prepare_rust(),
         Command::Uninstall { target, name } => {
@@ -144,20 +156,29 @@ fn main() -> ExitCode {
 fn install_all(
     target: &Target,
     name: &str,
-    display_name: &str,
-    rust_display_name: &str,
+    (display_name, rust_display_name): (&str, &str),
     rust: bool,
+    prepare: bool,
+    python_launcher: bool,
 ) -> Result<(), String> {
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find this program's path: {e}"))?;
-    let dir = install::install(target, name, display_name, &exe, false)?;
+    let launcher = if python_launcher {
+        install::Launcher::PythonModule
+    } else {
+        install::Launcher::Binary(&exe)
+    };
+    let dir = install::install(target, name, display_name, launcher, false)?;
     println!("Installed kernelspec {name} in {}", dir.display());
     if !rust {
         return Ok(());
     }
     let rust_name = format!("{name}-rust");
-    let dir = install::install(target, &rust_name, rust_display_name, &exe, true)?;
+    let dir = install::install(target, &rust_name, rust_display_name, launcher, true)?;
     println!("Installed kernelspec {rust_name} in {}", dir.display());
+    if !prepare {
+        return Ok(());
+    }
     // Rust cells are optional: the SQL kernel is installed whatever happens here.
     if let Some(why) = lakehouse_kernel::engines::rust::missing_tools() {
         println!("Rust cells are not prepared: {why}");

@@ -3,7 +3,7 @@
 
 Run by hand after `tests/run` (or `lakehouse-kernel install`) prepared the Rust environment:
 
-    LAKEHOUSE_RUST_CACHE=.cache/rust .cache/venv/bin/python tests/bench/rust_bench.py [--launches 3] [--runs 10]
+    .cache/venv/bin/python tests/bench/rust_bench.py [--launches 3] [--runs 10]
 
 Measures, through jupyter_client on the installed `lakehouse` kernelspec (release build):
   first   a new kernel's first Rust cell that calls the client crate (`sql("SELECT 1")`):

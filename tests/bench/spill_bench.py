@@ -37,7 +37,7 @@ from pathlib import Path
 from queue import Empty
 
 REPO = Path(__file__).resolve().parents[2]
-BIN = Path(os.environ.get("LAKEHOUSE_KERNEL_BIN", REPO / ".cache/target/release/lakehouse-kernel"))
+BIN = Path(os.environ.get("LAKEHOUSE_KERNEL_BIN", Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/lakehouse/target")) / "release/lakehouse-kernel"))
 
 
 def parse_size(text: str) -> int:

