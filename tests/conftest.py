@@ -1,7 +1,8 @@
 """Shared fixtures for the kernel tests.
 
-The tests drive the release binary (``$LAKEHOUSE_KERNEL_BIN``, else
-``$CARGO_TARGET_DIR/release/lakehouse-kernel`` with tests/lib.sh's default ``~/.cache/lakehouse/target``) through its kernelspec ``lakehouse``. ``tests/run`` builds the
+The tests drive the release binary (``$LAKEHOUSE_KERNEL_BIN``: tests/run sets it to the clone's
+``.cache/bin/lakehouse-kernel``; else ``$CARGO_TARGET_DIR/release/lakehouse-kernel``, default
+``~/.cache/lakehouse/target``) through its kernelspec ``lakehouse``. ``tests/run`` builds the
 binary and installs the kernelspec into the venv; when pytest is run some other way and the
 kernelspec found does not point at the binary under test, it is installed into a temporary
 prefix for this session. Every kernel gets its own ``LAKEHOUSE_HOME`` in a temporary folder:

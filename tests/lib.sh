@@ -7,8 +7,9 @@ VENV="$ROOT/.cache/venv"
 # too): the 700 dependencies are compiled once, and cargo's own fingerprints decide what a
 # clone rebuilds (its own crates, whose paths differ), so nothing stale is ever used.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/lakehouse/target}"
-BIN="$CARGO_TARGET_DIR/release/lakehouse-kernel"
-# tests/conftest.py and the benches run this binary.
+# The binary this clone built, kept in the clone (see build_kernel); the kernelspecs, the tests
+# (tests/conftest.py) and the benches run it.
+BIN="$ROOT/.cache/bin/lakehouse-kernel"
 export LAKEHOUSE_KERNEL_BIN="$BIN"
 
 # Each line says how long the script has run, so a slow phase shows in CI's output.
@@ -63,6 +64,12 @@ ensure_chromium() {
 build_kernel() {
   log "cargo build --release"
   (cd "$ROOT" && cargo build --release)
+  # Another clone's build replaces the shared target's binary at any moment: the tests and the
+  # kernelspecs use this clone's own (a hard link where the file system allows, which cargo's
+  # next build of the shared one leaves alone).
+  mkdir -p "$(dirname "$BIN")"
+  ln -f "$CARGO_TARGET_DIR/release/lakehouse-kernel" "$BIN" 2>/dev/null ||
+    cp -f "$CARGO_TARGET_DIR/release/lakehouse-kernel" "$BIN"
 }
 
 # Keep Jupyter's per-user folders inside .cache so nothing from $HOME leaks in or out.
