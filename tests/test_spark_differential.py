@@ -6,9 +6,10 @@ SQL that PySpark notebooks pass to `spark.sql(...)`, grouped by family. Spark is
 the Iceberg runtime on this session's Nessie + S3 (tests/services/spark.py), set to the Spark
 3.5 defaults the team's notebooks were written for: `spark.sql.ansi.enabled=false`, session
 time zone UTC (a file may say `-- timezone: <zone>`), `spark.sql.defaultCatalog=nessie` (so
-`sd.t` names the same Nessie table in Spark and in the kernel). The shared tables of
-tests/spark_corpus/_fixtures.sql are written once by Spark on `main`; the kernel then works on
-a branch made from `main`, so each engine's DML idioms write their own copies of a table.
+`sd.t` names the same Nessie table in Spark and in the kernel). Spark works on a Nessie branch
+made from `main` (nothing lands on `main`); the shared tables of tests/spark_corpus/_fixtures.sql
+are written there once by Spark, then the kernel works on a branch made from Spark's, so both
+read the same files and each engine's DML idioms write their own copies of a table.
 
 Per idiom the outcome is one of:
 - `agree`: both give equal results (same column names, same row count, equal values: order
@@ -85,7 +86,8 @@ class Idiom:
 
 
 def split_statements(lines: list[str]) -> list[str]:
-    """Statements end with a line ending in `;` (so a `;` inside a string literal is safe);
+    """Statements end with a line ending in `;` (so a `;` inside a string literal is
+    safe unless it ends a line);
     full-line `--` comments are dropped."""
     out, cur = [], []
     for line in lines:
@@ -532,15 +534,29 @@ def summary_table(records: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def nessie_kernel_env(lakehouse_env: dict[str, str]) -> dict[str, str]:
+    """The kernel's environment for this Nessie + S3 (as tests/test_nessie.py's nessie_kernel)."""
+    return {k: v for k, v in lakehouse_env.items()
+            if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
+
+
 @pytest.fixture(scope="module")
-def spark(lakehouse_env: dict[str, str]):
+def spark(lakehouse_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory, kernel_binary: Path):  # noqa: ARG001
+    """The Spark session, on a Nessie branch of its own made from `main`: the corpus's tables
+    never land on `main`, which the other test modules share."""
     try:
         find_spark_java()
     except ServiceError as exc:
         pytest.skip(f"Spark needs Java 17+, none found: {exc}")
+    branch = "spark_diff_spark_" + uuid.uuid4().hex[:8]
+    k = Kernel(tmp_path_factory.mktemp("spark-branch") / "home", **nessie_kernel_env(lakehouse_env))
+    try:
+        k.ok(f"CREATE BRANCH {branch} FROM main")
+    finally:
+        k.close()
     conf = {"spark.sql.ansi.enabled": "false", "spark.sql.defaultCatalog": "nessie",
             "spark.sql.session.timeZone": "UTC", "spark.app.name": "lakehouse-kernel-spark-differential"}
-    with SparkSQL.from_env(lakehouse_env, extra_conf=conf) as s:
+    with SparkSQL.from_env({**lakehouse_env, "NESSIE_REF": branch}, extra_conf=conf) as s:
         yield s
 
 
@@ -556,20 +572,20 @@ def test_spark_differential(request: pytest.FixtureRequest, spark: SparkSQL, tmp
     if only:
         idioms = [i for i in idioms if only in i.id]
 
-    # The shared tables, written once by Spark on main (so both engines read the same files).
+    # The shared tables, written once by Spark on its branch; the kernel's branch is made from
+    # that one afterwards, so both engines read the very same files.
     for stmt in fixture_statements():
         spark.sql(stmt)
-    env = {k: v for k, v in lakehouse_env.items()
-           if not k.startswith(("SEAWEEDFS_", "NESSIE_ICEBERG", "NESSIE_WAREHOUSE"))}
+    env = nessie_kernel_env(lakehouse_env)
     homes = iter(range(1000))
 
     def new_kernel() -> Kernel:
         return Kernel(tmp_path / f"home{next(homes)}", LAKEHOUSE_MAX_ROWS="100000",
                       LAKEHOUSE_MAX_COL_WIDTH="100000", **env)
 
-    branch = "spark_diff_" + uuid.uuid4().hex[:8]
+    branch = "spark_diff_kernel_" + uuid.uuid4().hex[:8]
     first = new_kernel()
-    first.ok(f"CREATE BRANCH {branch} FROM main")
+    first.ok(f"CREATE BRANCH {branch} FROM {spark.conf_catalog['spark.sql.catalog.nessie.ref']}")
     first.close()
     engines = Engines(spark, new_kernel, branch)
     engines.start_kernel()
@@ -621,3 +637,30 @@ def test_spark_differential(request: pytest.FixtureRequest, spark: SparkSQL, tmp
         assert counts["agree"] >= floor, (
             f"agreement fell to {counts['agree']} of {len(records)}, below the floor {floor} "
             f"(tests/spark_corpus/agreement_floor.txt); see {REPORT}")
+
+
+def test_comparison_rules() -> None:
+    """The comparator itself, without Spark: what counts as equal and what does not."""
+    idiom = Idiom(id="x", family="f", statements=["SELECT 1"])
+    spark = Result(columns=["a", "b", "t"], types=["double", "string", "timestamp"],
+                   rows=[[2.0, "NULL", "2025-01-16T10:00:00"], [None, "x", None]])
+    same = Result(columns=["a", "b", "t"], types=["bigint", "string", "timestamptz(+00:00)"],
+                  rows=[[None, "x", None], ["2", "NULL", "2025-01-16 10:00:00.000+00:00"]])
+    assert compare(idiom, spark, same) is None  # order-insensitive, 2 == 2.0, ISO text
+    null_text = Result(columns=same.columns, types=same.types,
+                       rows=[[None, "x", None], ["2", None, "2025-01-16 10:00:00+00:00"]])
+    assert "column 'b'" in compare(idiom, spark, null_text)  # the string 'NULL' is not NULL
+    assert "column names" in compare(idiom, spark, Result(columns=["A", "b", "t"], types=same.types, rows=same.rows))
+    string_two = Result(columns=["a"], types=["string"], rows=[["2"]])
+    assert compare(idiom, Result(columns=["a"], types=["int"], rows=[[2]]), string_two) is not None
+    assert values_equal(0.1 + 0.2, decimal.Decimal("0.3"), DEFAULT_TOLERANCE)
+    assert not values_equal(3.5, 3, DEFAULT_TOLERANCE)
+    # Order counts only for a top-level ORDER BY.
+    assert has_top_level_order_by("SELECT a FROM t ORDER BY a")
+    assert not has_top_level_order_by("SELECT row_number() OVER (ORDER BY a) FROM t")
+    assert not has_top_level_order_by("SELECT 'order by' AS s")
+    # Spark's TIMESTAMP collects as UTC; in another session zone it is that zone's wall clock.
+    assert norm_spark("2025-01-16T15:00:00", "timestamp", "America/New_York") == "2025-01-16 10:00:00"
+    assert norm_kernel("2025-01-16 15:00:00+00:00", "timestamptz(+00:00)", "America/New_York") == "2025-01-16 10:00:00"
+    assert norm_spark([1.5, None], "array<double>", "UTC") == Nested("[1.5, null]")
+    assert split_statements(["SELECT 'a;b',", "1;", "-- comment", "SELECT 2;"]) == ["SELECT 'a;b',\n1", "SELECT 2"]

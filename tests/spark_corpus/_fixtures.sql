@@ -1,4 +1,4 @@
--- The shared tables of the corpus, written once by Spark on Nessie's `main` before the
+-- The shared tables of the corpus, written once by Spark on its own Nessie branch before the
 -- kernel branches off it, so both engines read the very same Iceberg files.
 CREATE NAMESPACE IF NOT EXISTS sd;
 DROP TABLE IF EXISTS sd.sales;
