@@ -61,7 +61,22 @@ ensure_chromium() {
   return 0
 }
 
+# cargo names a workspace crate's outputs by its path relative to the workspace, so every clone
+# sharing CARGO_TARGET_DIR writes the same files, and cargo takes another clone's output as
+# fresh wherever this clone's sources are older than it (mtimes decide). When the last build
+# there came from another clone, forget the workspace crates' fingerprints first: cargo then
+# compiles them from this clone's sources (the 700 dependencies are not touched).
+forget_other_clones_build() {
+  local stamp="$CARGO_TARGET_DIR/.lakehouse-last-clone"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$ROOT" ]; then
+    rm -rf "$CARGO_TARGET_DIR"/release/.fingerprint/lakehouse-*
+    mkdir -p "$CARGO_TARGET_DIR"
+    echo "$ROOT" > "$stamp"
+  fi
+}
+
 build_kernel() {
+  forget_other_clones_build
   log "cargo build --release"
   (cd "$ROOT" && cargo build --release)
   # Another clone's build replaces the shared target's binary at any moment: the tests and the
