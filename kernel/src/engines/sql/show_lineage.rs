@@ -309,12 +309,14 @@ impl SqlEngine {
         let shown = format!("{schema}.{}", spec.display());
         let cat: Arc<dyn Catalog> = match (&spec.reference, self.catalog.nessie()) {
             (Some(r), Some(n)) => Arc::new(n.with_reference(r, None)),
-            (Some(_), None) => return Err(CellError::new(
-                "CatalogError",
-                format!(
+            (Some(_), None) => {
+                return Err(CellError::new(
+                    "CatalogError",
+                    format!(
                     "{shown}: table names with @branch need the Nessie catalog (set NESSIE_URI)"
                 ),
-            )),
+                ))
+            }
             (None, _) => self.catalog.iceberg(),
         };
         let ident = TableIdent::new(catalog::namespace(&schema), spec.table.clone());
