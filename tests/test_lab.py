@@ -2,7 +2,8 @@
 
 Opens Lab, clicks the "Lakehouse (SQL)" launcher tile, runs a SQL cell and checks the rendered
 HTML table, then checks that Tab completion pops up suggestions from the kernel and that a
-`%%sql --chart` cell is drawn as a Vega-Lite chart. A screenshot is
+`%%sql --chart` cell is drawn as a Vega-Lite chart, and that the cellId Lab sends is the cell id
+a commit's snapshot records (lineage). A screenshot is
 saved to .cache/test-artifacts/lab.png. Needs Debian's chromium at /usr/bin/chromium
 (tests/lib.sh `ensure_chromium` installs it) and the kernelspec that tests/run installs.
 """
@@ -240,5 +241,56 @@ def test_lab_runs_sql_and_completes(lab, page, capsys):
             shot = _screenshot(page, "lab-failure.png")
             print(f"screenshot of the failure: {shot}")
         print("browser console:\n" + "\n".join(getattr(page, "console_messages", [])[-40:]))
+        print("JupyterLab log:\n" + lab.log_tail())
+        raise
+
+
+def test_lab_cell_id_reaches_the_snapshot(lab, page):
+    """The cellId Lab sends with execute_request is the lineage cell id of the commit, and the
+    notebook is the one Lab opened (JPY_SESSION_NAME); see README, "Lineage"."""
+    try:
+        page.goto(f"{lab.base}/lab?token={lab.token}", wait_until="domcontentloaded", timeout=STEP)
+        tile = page.locator('.jp-LauncherCard[data-category="Notebook"]', has_text=DISPLAY_NAME)
+        tile.first.wait_for(state="visible", timeout=FIRST_KERNEL_START)
+        tile.first.click()
+        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+        panel.wait_for(state="visible")
+        page.wait_for_function(
+            """name => { const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+                        const k = p && p.querySelector('.jp-Toolbar-kernelName');
+                        const i = p && p.querySelector('.jp-Notebook-ExecutionIndicator');
+                        return !!k && k.textContent.trim() === name && !!i && i.dataset.status === 'idle'; }""",
+            arg=DISPLAY_NAME, timeout=FIRST_KERNEL_START)
+        _type_in_active_cell(page, "CREATE SCHEMA lab; CREATE TABLE lab.t (x BIGINT); INSERT INTO lab.t VALUES (1)")
+        page.keyboard.press("Shift+Enter")
+        panel.locator(".jp-Cell").first.locator(".jp-OutputArea-output", has_text="Inserted 1 row").wait_for(
+            state="visible", timeout=FIRST_KERNEL_START)
+        _type_in_active_cell(
+            page, "SET lakehouse.max_col_width = 400;\n"
+                  "SELECT summary['lakehouse.cell.id'] AS cell, summary['lakehouse.notebook'] AS nb FROM lab.t.snapshots")
+        page.keyboard.press("Shift+Enter")
+        table = panel.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output table")
+        table.wait_for(state="visible", timeout=STEP)
+        cell_id, notebook = [c.strip() for c in table.locator("td").all_inner_texts()][:2]
+        # Save, then compare with the cell ids Lab wrote into the file.
+        page.keyboard.press("Escape")
+        page.keyboard.press("Control+s")
+        # Lab asks for a name on the first save of an untitled notebook: keep the one it has.
+        with suppress(Exception):
+            page.locator(".jp-Dialog").wait_for(state="visible", timeout=5000)
+            page.keyboard.press("Enter")
+        path = lab_root = Path(lab.log_path).parent / "root"
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            files = list(lab_root.glob("*.ipynb"))
+            if files and json.loads(files[0].read_text() or "{}").get("cells"):
+                path = files[0]
+                break
+            time.sleep(0.2)
+        nb = json.loads(path.read_text())
+        first = [c for c in nb["cells"] if c["cell_type"] == "code"][0]
+        assert cell_id == first["id"], (cell_id, first)
+        assert notebook == str(path), (notebook, path)
+    except BaseException:
         print("JupyterLab log:\n" + lab.log_tail())
         raise

@@ -423,3 +423,19 @@ def test_kernel_tables_get_javas_gc_defaults(spark: SparkSQL, kernel: Kernel, la
         with pytest.raises(SparkError, match="Cannot expire snapshots: GC is disabled"):
             spark.sql(f"CALL nessie.system.expire_snapshots(table => '{s}.{t}', "
                       f"older_than => TIMESTAMP '2100-01-01 00:00:00', retain_last => 1)")
+
+
+def test_spark_reads_the_kernels_lineage_keys(spark: SparkSQL, kernel: Kernel) -> None:
+    """The lineage keys of a kernel commit (README, "Lineage") are in the snapshot summary
+    Spark reads, with the values the kernel reads."""
+    s = ns()
+    kernel.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (id BIGINT)")
+    kernel.ok(f"INSERT INTO {s}.t VALUES (1)")
+    keys = ["engine-name", "engine-version", "lakehouse.user", "lakehouse.statement", "lakehouse.cell.execution-count"]
+    theirs = spark.sql(
+        "SELECT " + ", ".join(f"summary['{k}']" for k in keys) + f" FROM nessie.{s}.t.snapshots"
+    ).rows
+    ours = kernel_select(kernel, "SELECT " + ", ".join(f"summary['{k}']" for k in keys) + f" FROM {s}.t.snapshots")
+    assert [[str(v) for v in row] for row in theirs] == ours, f"spark {theirs} != kernel {ours}"
+    assert ours[0][0] == "lakehouse-kernel" and ours[0][3] == f"INSERT INTO {s}.t VALUES (1)", ours
+    assert ours[0][2], ours

@@ -548,6 +548,20 @@ impl Kernel {
                         self.publish(Some(msg), StreamContent::stderr(&report).into());
                     }
                 }
+                // The commits this cell makes name it (crate::lineage).
+                let cell_id = msg
+                    .metadata
+                    .get("cellId")
+                    .and_then(|v| v.as_str())
+                    .filter(|id| !id.is_empty())
+                    .map(str::to_string);
+                engine.begin_cell(
+                    crate::lineage::CellOrigin {
+                        cell_id,
+                        execution_count: Some(count as u64),
+                    },
+                    &req.code,
+                );
                 self.run_cell(msg, &req, count, engine.clone()).await
             }
         };

@@ -48,6 +48,7 @@ pub struct NessieCatalog {
     reference: String,
     hash: Option<String>,
     commit_message: Option<String>,
+    commit_extra: Option<Arc<CommitExtra>>,
 }
 
 impl std::fmt::Debug for NessieCatalog {
@@ -128,6 +129,7 @@ impl NessieCatalog {
             reference,
             hash,
             commit_message: None,
+            commit_extra: None,
         })
     }
 
@@ -140,6 +142,8 @@ impl NessieCatalog {
             reference: name,
             hash: hash.or(parsed_hash),
             commit_message: None,
+            // Who writes does not change with where: the lineage stays.
+            commit_extra: self.commit_extra.clone(),
         }
     }
 
@@ -148,6 +152,15 @@ impl NessieCatalog {
     pub fn with_commit_message(&self, message: impl Into<String>) -> NessieCatalog {
         NessieCatalog {
             commit_message: Some(message.into()),
+            ..self.clone()
+        }
+    }
+
+    /// The same catalog, but commits made through it name `extra.author` as their author and
+    /// carry `extra.properties` (the kernel's lineage). No network call.
+    pub fn with_commit_extra(&self, extra: CommitExtra) -> NessieCatalog {
+        NessieCatalog {
+            commit_extra: Some(Arc::new(extra)),
             ..self.clone()
         }
     }
@@ -293,6 +306,13 @@ impl NessieCatalog {
 
     fn commit_meta(&self, message: String, extra: &[(&str, &str)]) -> CommitMetaRequest {
         let mut all_properties: HashMap<String, Vec<String>> = HashMap::new();
+        let extra_meta = self.commit_extra.as_deref();
+        for (k, v) in extra_meta
+            .map(|e| e.properties.as_slice())
+            .unwrap_or_default()
+        {
+            all_properties.insert(k.clone(), vec![v.clone()]);
+        }
         all_properties.insert(
             "application-type".to_string(),
             vec!["lakehouse-kernel".to_string()],
@@ -302,7 +322,9 @@ impl NessieCatalog {
         }
         CommitMetaRequest {
             message: self.commit_message.clone().unwrap_or(message),
-            authors: vec![self.shared.author.clone()],
+            authors: vec![extra_meta
+                .and_then(|e| e.author.clone())
+                .unwrap_or_else(|| self.shared.author.clone())],
             all_properties,
         }
     }

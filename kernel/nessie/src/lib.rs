@@ -52,4 +52,4 @@ mod model;
 pub use catalog::{at_time, NessieCatalog};
 pub use config::NessieConfig;
 pub use error::{NessieError, Result};
-pub use model::{LogEntry, MergeOutcome, RefKind, Reference};
+pub use model::{CommitExtra, LogEntry, MergeOutcome, RefKind, Reference};

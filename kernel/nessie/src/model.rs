@@ -72,6 +72,17 @@ pub struct LogEntry {
     pub properties: HashMap<String, String>,
 }
 
+/// What commits record beyond their message: who made them and extra properties (the
+/// kernel's lineage: notebook, git commit, cell, ...). Extra properties never replace the
+/// catalog's own (`application-type`, `iceberg.operation`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommitExtra {
+    /// The commit's author; the catalog's configured author when `None`.
+    pub author: Option<String>,
+    /// Extra commit properties.
+    pub properties: Vec<(String, String)>,
+}
+
 /// The outcome of a successful merge.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeOutcome {

@@ -86,6 +86,8 @@ pub struct SnapshotChange {
     /// Data files written against the staged metadata's schema and default spec.
     pub added: Vec<DataFile>,
     pub removal: Removal,
+    /// Extra snapshot summary properties (the kernel's lineage); the computed counts win.
+    pub properties: HashMap<String, String>,
 }
 
 /// A commit ready to send, and what it wrote (deleted again if it fails).
@@ -277,7 +279,8 @@ pub async fn stage_snapshot(
             manifests.push(writer.write_manifest_file().await?);
         }
 
-        let mut props = summary.build();
+        let mut props = change.properties.clone();
+        props.extend(summary.build());
         add_totals(
             &mut props,
             meta.current_snapshot()

@@ -17,6 +17,7 @@ pub mod refs;
 #[cfg(test)]
 mod scan_tests;
 mod session;
+mod show_lineage;
 mod spark;
 pub mod split;
 mod summarize;
@@ -76,6 +77,8 @@ pub struct SqlEngine {
     tables_sent: std::sync::atomic::AtomicUsize,
     /// Errors of the start-up files, until the first cell shows them.
     startup_report: std::sync::Mutex<Option<String>>,
+    /// Who runs which notebook and cell: what every commit records (crate::lineage).
+    lineage: std::sync::Mutex<crate::lineage::Tracker>,
 }
 
 /// Rows per batch (`datafusion.execution.batch_size`) without a tight memory limit. Iceberg
@@ -137,6 +140,7 @@ impl SqlEngine {
             assist: assist::AssistCache::new(),
             tables_sent: Default::default(),
             startup_report: Default::default(),
+            lineage: std::sync::Mutex::new(crate::lineage::Tracker::detect()),
         };
         let report = crate::startup::run(&engine).await.report();
         *engine.startup_report.lock().expect("startup lock") = report;
@@ -156,6 +160,42 @@ impl SqlEngine {
             Some((name, None)) => name,
             None => nessie.reference().to_string(),
         })
+    }
+
+    /// A cell begins: the commits it makes record `origin` (cell id, execution count) and,
+    /// for papermill's injected cell, which parameters the run was given.
+    pub fn begin_cell(&self, origin: crate::lineage::CellOrigin, code: &str) {
+        self.lineage
+            .lock()
+            .expect("lineage lock")
+            .begin_cell(origin, code);
+    }
+
+    /// Sets the notebook the session runs (tests; the session detects it otherwise).
+    pub fn set_notebook(&self, notebook: Option<crate::lineage::Notebook>) {
+        self.lineage.lock().expect("lineage lock").notebook = notebook;
+    }
+
+    /// What a commit made now records: user, notebook, git state, cell, statement and the
+    /// papermill parameters with their current values.
+    pub(crate) fn commit_lineage(&self) -> crate::lineage::CommitLineage {
+        let params = self.params.all();
+        self.lineage
+            .lock()
+            .expect("lineage lock")
+            .commit_lineage(|name| params.get(name).map(params::plain))
+    }
+
+    /// The catalog to change things through: the session's, whose Nessie commits carry
+    /// `lineage` (the embedded and REST catalogs have no commit metadata besides snapshots).
+    pub(crate) fn write_catalog(
+        &self,
+        lineage: &crate::lineage::CommitLineage,
+    ) -> Arc<dyn iceberg::Catalog> {
+        match self.catalog.nessie() {
+            Some(n) => Arc::new(n.with_commit_extra(write::nessie_extra(lineage))),
+            None => self.catalog.iceberg(),
+        }
     }
 
     /// The settings the session was started with.
@@ -242,6 +282,10 @@ impl SqlEngine {
         keep: usize,
     ) -> Result<(), CellError> {
         let started = Instant::now();
+        self.lineage
+            .lock()
+            .expect("lineage lock")
+            .begin_statement(&piece.text);
         if is_show_settings(&piece.text) {
             let rows = self
                 .settings
@@ -310,6 +354,10 @@ impl SqlEngine {
             return self
                 .run_assert(&condition, message.as_deref(), cell, piece, out)
                 .await;
+        }
+        if let Some(stmt) = show_lineage::parse(&piece.text) {
+            let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
+            return self.run_show_lineage(stmt, out).await;
         }
         if let Some(stmt) = refs::parse(&piece.text) {
             let stmt = stmt.map_err(|m| CellError::new("SyntaxError", m))?;
@@ -727,7 +775,7 @@ impl SqlEngine {
         if_not_exists: bool,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
-        let cat = self.catalog.iceberg();
+        let cat = self.write_catalog(&self.commit_lineage());
         let ns = catalog::namespace(name);
         let exists = cat
             .namespace_exists(&ns)
@@ -759,7 +807,7 @@ impl SqlEngine {
         cascade: bool,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
-        let cat = self.catalog.iceberg();
+        let cat = self.write_catalog(&self.commit_lineage());
         let ns = catalog::namespace(name);
         let exists = cat
             .namespace_exists(&ns)
@@ -806,7 +854,7 @@ impl SqlEngine {
         if_exists: bool,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
-        let cat = self.catalog.iceberg();
+        let cat = self.write_catalog(&self.commit_lineage());
         let ident = TableIdent::new(catalog::namespace(schema), table.to_string());
         let name = format!("{schema}.{table}");
         let exists = cat.table_exists(&ident).await.unwrap_or(false);

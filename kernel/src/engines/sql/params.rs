@@ -279,6 +279,17 @@ fn as_identifier(name: &str, value: &ScalarValue) -> Result<String, String> {
     }
 }
 
+/// A value as plain text, for metadata (strings unquoted, `NULL` for null).
+pub fn plain(value: &ScalarValue) -> String {
+    match value {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => s.clone(),
+        v if v.is_null() => "NULL".to_string(),
+        v => v.to_string(),
+    }
+}
+
 /// A value for `SHOW PARAMETERS` and messages (strings quoted as in SQL).
 pub fn show(value: &ScalarValue) -> String {
     match value {

@@ -15,6 +15,19 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::{CellError, Output, SqlEngine, TableOutput};
 use crate::catalog::versioned::{self, RefPoint};
+use crate::lineage::keys;
+
+/// The git commit of a commit's lineage, with `+dirty` when the notebook had uncommitted
+/// changes (empty when the notebook was not in a git repository).
+pub(super) fn git_commit_shown(props: &std::collections::HashMap<String, String>) -> String {
+    match props.get(keys::GIT_COMMIT) {
+        Some(c) if props.get(keys::GIT_DIRTY).map(String::as_str) == Some("true") => {
+            format!("{c}+dirty")
+        }
+        Some(c) => c.clone(),
+        None => String::new(),
+    }
+}
 
 /// One branch/tag statement.
 #[derive(Debug, Clone, PartialEq)]
@@ -485,10 +498,19 @@ impl SqlEngine {
                 send_table(
                     out,
                     started,
-                    &["hash", "author", "committed", "message"],
+                    &[
+                        "hash",
+                        "author",
+                        "committed",
+                        "message",
+                        "notebook",
+                        "git_commit",
+                        "cell_id",
+                    ],
                     entries
                         .iter()
                         .map(|e| {
+                            let prop = |k: &str| e.properties.get(k).cloned().unwrap_or_default();
                             vec![
                                 e.hash.clone(),
                                 e.author.clone(),
@@ -496,6 +518,9 @@ impl SqlEngine {
                                     .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
                                     .unwrap_or_default(),
                                 e.message.clone(),
+                                prop(keys::NOTEBOOK),
+                                git_commit_shown(&e.properties),
+                                prop(keys::CELL_ID),
                             ]
                         })
                         .collect(),

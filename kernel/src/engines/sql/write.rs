@@ -64,6 +64,19 @@ use super::{Output, SqlEngine};
 use crate::catalog;
 use crate::catalog::commit::{self, CommitTarget, Removal, SnapshotChange, StagedCommit};
 use crate::catalog::versioned::TableSpec;
+use crate::lineage::CommitLineage;
+
+/// The Nessie commit extras (author, properties) for `lineage`.
+pub(super) fn nessie_extra(lineage: &CommitLineage) -> lakehouse_nessie::CommitExtra {
+    lakehouse_nessie::CommitExtra {
+        author: lineage.author.clone(),
+        properties: lineage
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
 
 /// Turns a DataFusion error into the cell's error (statement context and all).
 type Fail<'a> = &'a (dyn Fn(DataFusionError) -> CellError + Sync);
@@ -266,6 +279,9 @@ struct WriteTarget {
     ident: TableIdent,
     catalog: Arc<dyn Catalog>,
     commit: CommitTarget,
+    /// Who, which notebook and cell: the snapshot summary keys (and, on Nessie, the
+    /// commit's author and properties, through `catalog`).
+    lineage: CommitLineage,
 }
 
 impl WriteTarget {
@@ -283,6 +299,7 @@ impl WriteTarget {
             ));
         }
         let ident = TableIdent::new(catalog::namespace(&schema), spec.table.clone());
+        let lineage = engine.commit_lineage();
         use crate::config::CatalogKind;
         let (catalog, commit) = match &engine.settings.catalog {
             CatalogKind::Embedded => {
@@ -302,7 +319,8 @@ impl WriteTarget {
                 let nessie = match &spec.reference {
                     Some(r) => nessie.with_reference(r, None),
                     None => nessie,
-                };
+                }
+                .with_commit_extra(nessie_extra(&lineage));
                 (
                     Arc::new(nessie.clone()) as Arc<dyn Catalog>,
                     CommitTarget::Nessie(nessie),
@@ -323,6 +341,7 @@ impl WriteTarget {
             ident,
             catalog,
             commit,
+            lineage,
         })
     }
 
@@ -725,16 +744,25 @@ fn plural(n: impl Into<u64>, word: &str) -> String {
 // --- INSERT INTO ------------------------------------------------------------------------------
 
 /// Appends `files` to `table` with iceberg's own fast append (every catalog kind takes it; a
-/// conflicting concurrent append is retried by the transaction). On failure the files are
-/// deleted.
-async fn fast_append(catalog: &dyn Catalog, table: &Table, files: Vec<DataFile>) -> IceResult<()> {
+/// conflicting concurrent append is retried by the transaction), with the lineage keys in
+/// the snapshot summary. On failure the files are deleted.
+async fn fast_append(
+    catalog: &dyn Catalog,
+    table: &Table,
+    files: Vec<DataFile>,
+    lineage: &CommitLineage,
+) -> IceResult<()> {
     if files.is_empty() {
         return Ok(());
     }
     let paths: Vec<String> = files.iter().map(|f| f.file_path().to_string()).collect();
     let tx = Transaction::new(table);
     let result = async {
-        let tx = tx.fast_append().add_data_files(files).apply(tx)?;
+        let tx = tx
+            .fast_append()
+            .set_snapshot_properties(lineage.summary())
+            .add_data_files(files)
+            .apply(tx)?;
         tx.commit(catalog).await
     }
     .await;
@@ -761,7 +789,7 @@ async fn append(
         .await
         .map_err(fail)?;
     let rows: u64 = files.iter().map(DataFile::record_count).sum();
-    fast_append(target.catalog.as_ref(), &base, files)
+    fast_append(target.catalog.as_ref(), &base, files, &target.lineage)
         .await
         .map_err(|e| errors::catalog(&format!("cannot insert into {}", target.name), e))?;
     let _ = out.send(Output::Message(format!(
@@ -814,6 +842,7 @@ async fn overwrite(
         operation: Operation::Overwrite,
         added: files,
         removal,
+        properties: target.lineage.summary(),
     };
     let (removed_files, removed_rows) =
         commit_change(target, base, None, change, vec![], true).await?;
@@ -913,6 +942,7 @@ async fn delete(
         operation,
         added,
         removal,
+        properties: target.lineage.summary(),
     };
     // No retry: rows appended meanwhile might match the condition (serializable, as
     // Iceberg's default isolation for DELETE).
@@ -1612,7 +1642,8 @@ pub(super) async fn create_planned(
     let spec = partition_spec(&schema_ice, &clauses.partitioned_by, &name)
         .map_err(|m| CellError::new("PartitionError", m))?;
     let user_props: HashMap<String, String> = clauses.properties.iter().cloned().collect();
-    let cat = engine.catalog.iceberg();
+    let lineage = engine.commit_lineage();
+    let cat = engine.write_catalog(&lineage);
     let ns = catalog::namespace(&schema);
     let ident = TableIdent::new(ns.clone(), table.clone());
     if !cat
@@ -1687,7 +1718,7 @@ pub(super) async fn create_planned(
             .await
             .map_err(fail)?;
         let rows: u64 = files.iter().map(DataFile::record_count).sum();
-        fast_append(cat.as_ref(), &created, files)
+        fast_append(cat.as_ref(), &created, files, &lineage)
             .await
             .map_err(|e| errors::catalog(&format!("cannot write table {name}"), e))?;
         Ok::<_, CellError>(rows)
@@ -1835,6 +1866,7 @@ async fn replace(
             operation: Operation::Overwrite,
             added,
             removal: Removal::All,
+            properties: target.lineage.summary(),
         };
         commit_change(target, base, Some(staged_table), change, pre, false).await?;
     }
@@ -2133,6 +2165,7 @@ async fn alter(
                 operation: Operation::Replace,
                 added: vec![],
                 removal: Removal::Nothing,
+                properties: target.lineage.summary(),
             };
             commit_change(
                 &target,

@@ -482,6 +482,7 @@ async fn concurrent_commit_fails_cleanly() {
         operation: iceberg::spec::Operation::Delete,
         added: vec![],
         removal: Removal::All,
+        properties: Default::default(),
     };
     let staged = commit::stage_snapshot(&base, &base, change, vec![])
         .await
@@ -633,6 +634,7 @@ async fn overwrite_is_retried_after_appends_to_other_partitions_only() {
         operation: iceberg::spec::Operation::Overwrite,
         added: vec![],
         removal: removal.clone(),
+        properties: Default::default(),
     };
     super::commit_change(&target, base.clone(), None, change.clone(), vec![], true)
         .await
