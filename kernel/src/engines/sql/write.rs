@@ -1652,6 +1652,9 @@ pub(super) async fn create_planned(
         )
         .await;
     }
+    // The catalog builds the new table's folder from the names (an existing table keeps its).
+    catalog::check_schema_name(&schema).map_err(|m| CellError::new("NameError", m))?;
+    catalog::check_table_name(&table).map_err(|m| CellError::new("NameError", m))?;
     let mut properties = default_properties();
     properties.extend(user_props);
     let creation = TableCreation::builder()
