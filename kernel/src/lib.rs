@@ -8,6 +8,7 @@ pub mod config;
 pub mod engines;
 pub mod install;
 pub mod limits;
+pub mod logging;
 pub mod server;
 pub mod startup;
 pub mod wire;

@@ -97,7 +97,8 @@ fn main() -> ExitCode {
     // kernel see cells that failed through `?`.
     lakehouse_kernel::engines::rust::filter_child_stdout();
     evcxr::runtime_hook();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Credentials never reach the log, whatever RUST_LOG says.
+    lakehouse_kernel::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
@@ -191,6 +192,7 @@ fn prepare_rust() -> Result<(), String> {
 
 fn run(connection_file: PathBuf, rust_default: bool) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    lakehouse_kernel::logging::add_secrets(settings.secrets());
     // DataFusion gets its own multi-threaded runtime; the sockets run on a small one, so
     // control and heartbeat answer while a query keeps every engine thread busy.
     // CPU_LIMIT (or LAKEHOUSE_CPU_LIMIT) sizes it: max(1, ceil(cores)); else one per core.
