@@ -200,14 +200,19 @@ fn run(connection_file: PathBuf, rust_default: bool) -> Result<(), String> {
     if let Some(n) = settings.limits.engine_threads() {
         engine_rt.worker_threads(n);
     }
+    // Statements as deep as the kernel allows recurse that deep while planning and running.
+    let stack = lakehouse_kernel::engines::sql::depth::ENGINE_STACK_BYTES;
     let engine_rt = engine_rt
         .thread_name("lakehouse-engine")
+        .thread_stack_size(stack)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the engine runtime: {e}"))?;
     let io_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("lakehouse-io")
+        // is_complete_request parses cells here, as deep as the engine does.
+        .thread_stack_size(stack)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the socket runtime: {e}"))?;

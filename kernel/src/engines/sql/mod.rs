@@ -4,6 +4,7 @@
 //! finishes, and never publishes anything itself: the server turns outputs into messages.
 
 mod assist;
+pub mod depth;
 mod describe;
 mod distinct_count;
 mod distinct_rule;
@@ -509,6 +510,10 @@ impl SqlEngine {
         let statement = state
             .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
             .map_err(fail)?;
+        if let Err(m) = depth::check(&statement) {
+            depth::release(statement);
+            return Err(CellError::new("StatementTooComplex", m));
+        }
         let refs = state.resolve_table_references(&statement).map_err(fail)?;
         if !refs.is_empty() {
             self.catalog
@@ -619,7 +624,15 @@ impl SqlEngine {
             .and_then(|mut p| p.parse_statements())
             .map_err(|e| errors::syntax(e, cell, piece))?;
         match stmts.len() {
-            1 => Ok(stmts.pop_front().expect("one statement")),
+            1 => {
+                let statement = stmts.pop_front().expect("one statement");
+                if let Err(m) = depth::check(&statement) {
+                    depth::release(statement);
+                    return Err(CellError::new("StatementTooComplex", m)
+                        .with_context(errors::statement_context(piece)));
+                }
+                Ok(statement)
+            }
             _ => Err(CellError::new(
                 "SyntaxError",
                 format!(
