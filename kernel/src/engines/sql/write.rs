@@ -725,20 +725,14 @@ fn plural(n: impl Into<u64>, word: &str) -> String {
 // --- INSERT INTO ------------------------------------------------------------------------------
 
 /// Appends `files` to `table` with iceberg's own fast append (every catalog kind takes it; a
-/// conflicting concurrent append is retried by the transaction). On failure the files are
-/// deleted.
+/// conflicting concurrent append is retried after a jittered backoff, see
+/// [`commit::append_with_retries`]). On failure the files are deleted.
 async fn fast_append(catalog: &dyn Catalog, table: &Table, files: Vec<DataFile>) -> IceResult<()> {
     if files.is_empty() {
         return Ok(());
     }
     let paths: Vec<String> = files.iter().map(|f| f.file_path().to_string()).collect();
-    let tx = Transaction::new(table);
-    let result = async {
-        let tx = tx.fast_append().add_data_files(files).apply(tx)?;
-        tx.commit(catalog).await
-    }
-    .await;
-    match result {
+    match commit::append_with_retries(catalog, table, files).await {
         Ok(_) => Ok(()),
         Err(e) => {
             commit::delete_quietly(table.file_io(), &paths).await;
