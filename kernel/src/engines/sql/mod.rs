@@ -740,6 +740,9 @@ impl SqlEngine {
         if_not_exists: bool,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
+        // Its levels become folders of the warehouse (checked first: Nessie cannot even look
+        // up a namespace with an empty level).
+        catalog::check_schema_name(name).map_err(|m| CellError::new("NameError", m))?;
         let cat = self.catalog.iceberg();
         let ns = catalog::namespace(name);
         let exists = cat
@@ -755,8 +758,6 @@ impl SqlEngine {
             }
             format!("Schema {name} already exists")
         } else {
-            // Its levels become folders of the warehouse.
-            catalog::check_schema_name(name).map_err(|m| CellError::new("NameError", m))?;
             // Parents first, as Nessie and Spark's catalogs keep them (`a` for `a.b`), so
             // every level can be listed.
             for level in 1..ns.len() {
