@@ -194,6 +194,25 @@ pub enum ConfigError {
 }
 
 impl Settings {
+    /// Every credential these settings hold (S3 secret key and session token, the Nessie or
+    /// REST token, the REST client credentials), for the logger to keep out of every record.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out: Vec<String> = [&self.s3.secret_access_key, &self.s3.session_token]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+        match &self.catalog {
+            CatalogKind::Embedded => {}
+            CatalogKind::Nessie { token, .. } => out.extend(token.clone()),
+            CatalogKind::Rest(rest) => {
+                out.extend(rest.token.clone());
+                out.extend(rest.credential.clone());
+            }
+        }
+        out
+    }
+
     /// Reads the process environment and the config file it names.
     pub fn from_env() -> Result<Self, ConfigError> {
         let env: BTreeMap<String, String> = std::env::vars().collect();

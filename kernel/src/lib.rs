@@ -9,6 +9,7 @@ pub mod engines;
 pub mod install;
 pub mod limits;
 pub mod lineage;
+pub mod logging;
 pub mod server;
 pub mod startup;
 pub mod wire;

@@ -106,7 +106,8 @@ fn main() -> ExitCode {
     // kernel see cells that failed through `?`.
     lakehouse_kernel::engines::rust::filter_child_stdout();
     evcxr::runtime_hook();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    // Credentials never reach the log, whatever RUST_LOG says.
+    lakehouse_kernel::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run {
@@ -212,6 +213,7 @@ fn prepare_rust() -> Result<(), String> {
 
 fn run(connection_file: PathBuf, rust_default: bool) -> Result<(), String> {
     let settings = Settings::from_env().map_err(|e| e.to_string())?;
+    lakehouse_kernel::logging::add_secrets(settings.secrets());
     // DataFusion gets its own multi-threaded runtime; the sockets run on a small one, so
     // control and heartbeat answer while a query keeps every engine thread busy.
     // CPU_LIMIT (or LAKEHOUSE_CPU_LIMIT) sizes it: max(1, ceil(cores)); else one per core.
@@ -219,14 +221,19 @@ fn run(connection_file: PathBuf, rust_default: bool) -> Result<(), String> {
     if let Some(n) = settings.limits.engine_threads() {
         engine_rt.worker_threads(n);
     }
+    // Statements as deep as the kernel allows recurse that deep while planning and running.
+    let stack = lakehouse_kernel::engines::sql::depth::ENGINE_STACK_BYTES;
     let engine_rt = engine_rt
         .thread_name("lakehouse-engine")
+        .thread_stack_size(stack)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the engine runtime: {e}"))?;
     let io_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("lakehouse-io")
+        // is_complete_request parses cells here, as deep as the engine does.
+        .thread_stack_size(stack)
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the socket runtime: {e}"))?;

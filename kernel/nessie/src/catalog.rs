@@ -21,6 +21,14 @@ use crate::client::{ref_path, CallError, NessieClient};
 use crate::config::{normalize_warehouse, NessieConfig};
 use crate::error::{NessieError, Result};
 use crate::model::*;
+use crate::names::check_path_name;
+
+/// Refuses a namespace whose levels would change the folder its tables live under.
+fn check_namespace(ns: &NamespaceIdent) -> Result<()> {
+    ns.iter()
+        .try_for_each(|level| check_path_name("schema", level))
+        .map_err(NessieError::InvalidName)
+}
 
 /// How often a commit whose expected hash went stale (409) is refreshed and retried inside one
 /// catalog call before the conflict is reported.
@@ -541,6 +549,9 @@ impl NessieCatalog {
         ns: &NamespaceIdent,
         mut creation: TableCreation,
     ) -> Result<Table> {
+        // The location below is built from the names: they must not leave the namespace's folder.
+        check_namespace(ns)?;
+        check_path_name("table", &creation.name).map_err(NessieError::InvalidName)?;
         let ident = TableIdent::new(ns.clone(), creation.name.clone());
         let action = format!("CREATE TABLE {ident}");
         let (nk, tk) = (ns_key(ns), table_key(&ident));
@@ -804,6 +815,10 @@ impl NessieCatalog {
     }
 
     async fn do_rename_table(&self, src: &TableIdent, dest: &TableIdent) -> Result<()> {
+        // A renamed table keeps its folder; refusing the name here too means no table ever
+        // carries a name that CREATE TABLE would refuse (a later CREATE OR REPLACE reuses it).
+        check_namespace(dest.namespace())?;
+        check_path_name("table", dest.name()).map_err(NessieError::InvalidName)?;
         let action = format!("ALTER TABLE {src} RENAME TO {dest}");
         let (sk, dk, dnk) = (table_key(src), table_key(dest), ns_key(dest.namespace()));
         let (contents, eff) = self
@@ -916,6 +931,7 @@ impl NessieCatalog {
         ns: &NamespaceIdent,
         properties: HashMap<String, String>,
     ) -> Result<Namespace> {
+        check_namespace(ns)?;
         let name = dotted(ns);
         let action = format!("CREATE NAMESPACE {name}");
         let levels: &[String] = &ns[..];

@@ -154,6 +154,10 @@ pub enum NessieError {
         message: String,
     },
 
+    /// A table or namespace name that would change the folder it lives under.
+    #[error("{0}")]
+    InvalidName(String),
+
     /// Bad configuration.
     #[error("invalid Nessie catalog configuration: {0}")]
     Config(String),
@@ -191,7 +195,7 @@ impl From<NessieError> for iceberg::Error {
             }
             NessieError::CommitConflict { .. } => (ErrorKind::CatalogCommitConflicts, true),
             NessieError::CommitStateUnknown { .. } => (ErrorKind::CatalogCommitConflicts, false),
-            NessieError::Config(_) => (ErrorKind::DataInvalid, false),
+            NessieError::Config(_) | NessieError::InvalidName(_) => (ErrorKind::DataInvalid, false),
             NessieError::ReadOnlyReference { .. } => (ErrorKind::PreconditionFailed, false),
             _ => (ErrorKind::Unexpected, false),
         };

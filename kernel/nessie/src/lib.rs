@@ -48,8 +48,10 @@ mod client;
 mod config;
 mod error;
 mod model;
+mod names;
 
 pub use catalog::{at_time, NessieCatalog};
 pub use config::NessieConfig;
 pub use error::{NessieError, Result};
 pub use model::{CommitExtra, LogEntry, MergeOutcome, RefKind, Reference};
+pub use names::check_path_name;

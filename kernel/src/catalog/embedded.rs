@@ -43,6 +43,8 @@ pub async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Catalog>, Stri
         .load(CATALOG_NAME, props)
         .await
         .map_err(|e| format!("cannot open the embedded catalog {}: {e}", db.display()))?;
+    super::check_schema_name(&settings.default_schema)
+        .map_err(|e| format!("LAKEHOUSE_DEFAULT_SCHEMA: {e}"))?;
     let ns = namespace(&settings.default_schema);
     if !catalog.namespace_exists(&ns).await.unwrap_or(false) {
         // Another kernel may create it at the same moment: only a real failure matters.

@@ -81,8 +81,34 @@ pub fn schema_name(ns: &NamespaceIdent) -> String {
 
 /// The Iceberg namespace for a DataFusion schema name.
 pub fn namespace(schema: &str) -> NamespaceIdent {
-    NamespaceIdent::from_vec(schema.split('.').map(str::to_string).collect())
+    NamespaceIdent::from_vec(namespace_levels(schema).map(str::to_string).collect())
         .unwrap_or_else(|_| NamespaceIdent::new(schema.to_string()))
+}
+
+/// Checks that schema `name` cannot change the folder its tables live under: each of its
+/// levels (the parts between dots) becomes a folder of the warehouse (see
+/// [`lakehouse_nessie::check_path_name`] for what is refused and why). Every catalog kind and
+/// every statement that creates a schema goes through this.
+pub fn check_schema_name(name: &str) -> Result<(), String> {
+    namespace_levels(name).try_for_each(|level| {
+        lakehouse_nessie::check_path_name("schema", level).map_err(|e| {
+            if level == name {
+                e
+            } else {
+                format!("{e} (in schema name '{name}': each part between dots is a folder)")
+            }
+        })
+    })
+}
+
+/// Checks that table `name` cannot change the folder it lives under (see
+/// [`check_schema_name`]); for every statement that creates or renames a table.
+pub fn check_table_name(name: &str) -> Result<(), String> {
+    lakehouse_nessie::check_path_name("table", name)
+}
+
+fn namespace_levels(schema: &str) -> impl Iterator<Item = &str> {
+    schema.split('.')
 }
 
 /// Converts a DataFusion-planned schema into one Iceberg can store.
@@ -179,6 +205,21 @@ mod tests {
         let s = ArrowSchema::new(vec![Field::new("d", DataType::UInt64, true)]);
         let err = iceberg_compatible(&s).unwrap_err();
         assert!(err.contains("'d'") && err.contains("UInt64"), "{err}");
+    }
+
+    #[test]
+    fn names_that_leave_their_folder_are_refused() {
+        for bad in ["..", "a..b", "a/b", "../x", ".", ""] {
+            let err = check_schema_name(bad).unwrap_err();
+            assert!(err.contains("schema name"), "{err}");
+        }
+        assert!(check_schema_name("a..b").unwrap_err().contains("'a..b'"));
+        check_schema_name("demo").unwrap();
+        check_schema_name("a.b").unwrap();
+        for bad in ["../../../../trav-escape-table", "../victim/t", "..", "t\\u"] {
+            assert!(check_table_name(bad).unwrap_err().starts_with("table name"));
+        }
+        check_table_name("events.v2").unwrap();
     }
 
     #[test]

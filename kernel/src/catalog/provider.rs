@@ -118,12 +118,13 @@ impl LakehouseCatalog {
     pub async fn list(cat: &dyn Catalog) -> iceberg::Result<Listing> {
         let mut listing = Listing::default();
         for ns in cat.list_namespaces(None).await? {
-            let tables = cat
-                .list_tables(&ns)
-                .await?
-                .into_iter()
-                .map(|t| t.name().to_string())
-                .collect();
+            let tables = match cat.list_tables(&ns).await {
+                Ok(tables) => tables.into_iter().map(|t| t.name().to_string()).collect(),
+                // The embedded catalog lists the first level `a` of a schema `a.b` even when
+                // `a` itself was never created: there is nothing to list there.
+                Err(e) if e.kind() == iceberg::ErrorKind::NamespaceNotFound => continue,
+                Err(e) => return Err(e),
+            };
             listing.schemas.insert(schema_name(&ns), tables);
         }
         Ok(listing)

@@ -230,9 +230,10 @@ impl SqlEngine {
         }
         let dialect = datafusion::sql::sqlparser::dialect::GenericDialect {};
         for p in &s.pieces {
-            if datafusion::sql::parser::DFParser::parse_sql_with_dialect(&p.text, &dialect).is_err()
-            {
-                return IsComplete::Invalid;
+            match datafusion::sql::parser::DFParser::parse_sql_with_dialect(&p.text, &dialect) {
+                // This runs beside the sockets: free deep chains without deep recursion.
+                Ok(statements) => statements.into_iter().for_each(super::depth::release),
+                Err(_) => return IsComplete::Invalid,
             }
         }
         IsComplete::Complete

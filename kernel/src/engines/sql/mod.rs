@@ -4,6 +4,7 @@
 //! finishes, and never publishes anything itself: the server turns outputs into messages.
 
 mod assist;
+pub mod depth;
 mod describe;
 mod distinct_count;
 mod distinct_rule;
@@ -402,7 +403,7 @@ impl SqlEngine {
         let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(c)) => {
-                let name = self.strip_catalog(&c.schema_name)?;
+                let name = self.schema_to_create(cell, piece, &c.schema_name)?;
                 self.create_schema(&name, c.if_not_exists, out).await
             }
             LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(d)) => {
@@ -557,6 +558,10 @@ impl SqlEngine {
         let statement = state
             .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
             .map_err(fail)?;
+        if let Err(m) = depth::check(&statement) {
+            depth::release(statement);
+            return Err(CellError::new("StatementTooComplex", m));
+        }
         let refs = state.resolve_table_references(&statement).map_err(fail)?;
         if !refs.is_empty() {
             self.catalog
@@ -667,7 +672,15 @@ impl SqlEngine {
             .and_then(|mut p| p.parse_statements())
             .map_err(|e| errors::syntax(e, cell, piece))?;
         match stmts.len() {
-            1 => Ok(stmts.pop_front().expect("one statement")),
+            1 => {
+                let statement = stmts.pop_front().expect("one statement");
+                if let Err(m) = depth::check(&statement) {
+                    depth::release(statement);
+                    return Err(CellError::new("StatementTooComplex", m)
+                        .with_context(errors::statement_context(piece)));
+                }
+                Ok(statement)
+            }
             _ => Err(CellError::new(
                 "SyntaxError",
                 format!(
@@ -775,6 +788,9 @@ impl SqlEngine {
         if_not_exists: bool,
         out: &UnboundedSender<Output>,
     ) -> Result<(), CellError> {
+        // Its levels become folders of the warehouse (checked first: Nessie cannot even look
+        // up a namespace with an empty level).
+        catalog::check_schema_name(name).map_err(|m| CellError::new("NameError", m))?;
         let cat = self.write_catalog(&self.commit_lineage());
         let ns = catalog::namespace(name);
         let exists = cat
@@ -790,6 +806,21 @@ impl SqlEngine {
             }
             format!("Schema {name} already exists")
         } else {
+            // Parents first, as Nessie and Spark's catalogs keep them (`a` for `a.b`), so
+            // every level can be listed.
+            for level in 1..ns.len() {
+                let parent = iceberg::NamespaceIdent::from_vec(ns[..level].to_vec())
+                    .map_err(|e| errors::catalog(&format!("cannot create schema {name}"), e))?;
+                if cat.namespace_exists(&parent).await.unwrap_or(false) {
+                    continue;
+                }
+                if let Err(e) = cat.create_namespace(&parent, HashMap::new()).await {
+                    // Another kernel may create it at the same moment.
+                    if !cat.namespace_exists(&parent).await.unwrap_or(false) {
+                        return Err(errors::catalog(&format!("cannot create schema {name}"), e));
+                    }
+                }
+            }
             cat.create_namespace(&ns, HashMap::new())
                 .await
                 .map_err(|e| errors::catalog(&format!("cannot create schema {name}"), e))?;
@@ -896,6 +927,50 @@ impl SqlEngine {
                 self.check_catalog(catalog)?;
                 Ok((schema.to_string(), table.to_string()))
             }
+        }
+    }
+
+    /// The schema a CREATE SCHEMA names, read from the statement's own identifiers:
+    /// DataFusion joins them with '.', which makes a quoted `` `a.b` `` look like catalog `a`,
+    /// schema `b`. One identifier is the schema whatever it holds (`` `a.b` `` is schema
+    /// `a.b`, whose levels are `a` and `b`); with more, the first is the catalog.
+    fn schema_to_create(
+        &self,
+        cell: &str,
+        piece: &Piece,
+        joined: &str,
+    ) -> Result<String, CellError> {
+        use datafusion::sql::sqlparser::ast::{SchemaName, Statement as S};
+        let normalize = self
+            .ctx
+            .state_ref()
+            .read()
+            .config()
+            .options()
+            .sql_parser
+            .enable_ident_normalization;
+        let normalizer = datafusion::sql::planner::IdentNormalizer::new(normalize);
+        let parts: Option<Vec<String>> = match self.parse(cell, piece) {
+            Ok(Statement::Statement(s)) => match *s {
+                S::CreateSchema {
+                    schema_name: SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _),
+                    ..
+                } => {
+                    n.0.iter()
+                        .map(|p| p.as_ident().map(|i| normalizer.normalize(i.clone())))
+                        .collect()
+                }
+                _ => None,
+            },
+            _ => None,
+        };
+        match parts.as_deref() {
+            Some([one]) => Ok(one.clone()),
+            Some([cat, rest @ ..]) => {
+                self.check_catalog(cat)?;
+                Ok(rest.join("."))
+            }
+            _ => self.strip_catalog(joined),
         }
     }
 

@@ -744,8 +744,9 @@ fn plural(n: impl Into<u64>, word: &str) -> String {
 // --- INSERT INTO ------------------------------------------------------------------------------
 
 /// Appends `files` to `table` with iceberg's own fast append (every catalog kind takes it; a
-/// conflicting concurrent append is retried by the transaction), with the lineage keys in
-/// the snapshot summary. On failure the files are deleted.
+/// conflicting concurrent append is retried after a jittered backoff, see
+/// [`commit::append_with_retries`]), with the lineage keys in the snapshot summary. On
+/// failure the files are deleted.
 async fn fast_append(
     catalog: &dyn Catalog,
     table: &Table,
@@ -756,17 +757,7 @@ async fn fast_append(
         return Ok(());
     }
     let paths: Vec<String> = files.iter().map(|f| f.file_path().to_string()).collect();
-    let tx = Transaction::new(table);
-    let result = async {
-        let tx = tx
-            .fast_append()
-            .set_snapshot_properties(lineage.summary())
-            .add_data_files(files)
-            .apply(tx)?;
-        tx.commit(catalog).await
-    }
-    .await;
-    match result {
+    match commit::append_with_retries(catalog, table, files, lineage.summary()).await {
         Ok(_) => Ok(()),
         Err(e) => {
             commit::delete_quietly(table.file_io(), &paths).await;
@@ -1683,6 +1674,9 @@ pub(super) async fn create_planned(
         )
         .await;
     }
+    // The catalog builds the new table's folder from the names (an existing table keeps its).
+    catalog::check_schema_name(&schema).map_err(|m| CellError::new("NameError", m))?;
+    catalog::check_table_name(&table).map_err(|m| CellError::new("NameError", m))?;
     let mut properties = default_properties();
     properties.extend(user_props);
     let creation = TableCreation::builder()

@@ -133,9 +133,10 @@ impl SqlEngine {
             if let Some(c) = cols.iter().find(|c| &c.name == column) {
                 let plain = format!("column {}: {} (of {schema}.{table})", c.name, c.data_type);
                 let markdown = format!(
-                    "**{}** `{}` — column of `{schema}.{table}`",
+                    "**{}** {} — column of {}",
                     md(&c.name),
-                    c.data_type
+                    code(&c.data_type),
+                    code(&format!("{schema}.{table}"))
                 );
                 return Some(Inspection { plain, markdown });
             }
@@ -206,7 +207,12 @@ impl SqlEngine {
             .ok()
             .and_then(|l| l.into_iter().next());
         let mut plain = format!("{} {}\nhash: {}", r.kind, r.name, r.hash);
-        let mut markdown = format!("**{} {}**\n\n- hash: `{}`", r.kind, md(&r.name), r.hash);
+        let mut markdown = format!(
+            "**{} {}**\n\n- hash: {}",
+            r.kind,
+            md(&r.name),
+            code(&r.hash)
+        );
         if let Some(c) = last {
             let when = c
                 .commit_time
@@ -221,8 +227,8 @@ impl SqlEngine {
             );
             let _ = write!(
                 markdown,
-                "\n- last commit: `{}` by {} at {when}\n\n> {}",
-                short(&c.hash),
+                "\n- last commit: {} by {} at {when}\n\n> {}",
+                code(short(&c.hash)),
                 md(&c.author),
                 md(&c.message)
             );
@@ -242,16 +248,53 @@ fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }
 
-/// Escapes Markdown's special characters in text shown as is.
+/// Escapes Markdown's special characters in text shown as is (names, messages): every ASCII
+/// punctuation character that can start markup, so no value becomes a tag, link or emphasis.
 fn md(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
-        if "\\`*_[]<>|#".contains(c) {
+        if "\\`*_[]<>|#!&~".contains(c) {
             out.push('\\');
         }
         out.push(c);
     }
     out
+}
+
+/// `s` as one CommonMark code span: its fence is one backtick longer than the longest run of
+/// backticks inside, and spaces pad it where needed (a space on each side is stripped when
+/// rendered), so nothing inside can close it and turn the rest into markup. Line breaks become spaces: a
+/// blank line would end the span's paragraph.
+fn code(s: &str) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.is_empty() {
+        return "` `".to_string();
+    }
+    let (mut longest, mut run) = (0, 0);
+    for c in flat.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    // Padding only where the content needs it: a backtick at either end would join the
+    // fence, and a space at both ends would be stripped.
+    let pad = flat.starts_with('`')
+        || flat.ends_with('`')
+        || (flat.starts_with(' ') && flat.ends_with(' '));
+    if pad {
+        format!("{fence} {flat} {fence}")
+    } else {
+        format!("{fence}{flat}{fence}")
+    }
+}
+
+/// A code span inside a GFM table cell: a `|` would end the cell even inside the span, so it
+/// is escaped (GFM reads `\|` in a cell as a plain `|`, in code spans too).
+fn code_cell(s: &str) -> String {
+    code(s).replace('|', "\\|")
 }
 
 /// Columns as aligned text; `notes[i]` is appended to column i (NOT NULL, docs).
@@ -279,9 +322,9 @@ fn columns_md(cols: &[Column], notes: &[String]) -> String {
         let note = notes.get(i).map(String::as_str).unwrap_or("").trim();
         let _ = writeln!(
             out,
-            "| {} | `{}` | {} |",
+            "| {} | {} | {} |",
             md(&c.name),
-            c.data_type,
+            code_cell(&c.data_type),
             md(note)
         );
     }
@@ -357,7 +400,7 @@ pub(super) fn table_inspection(name: &str, table: &Table) -> Inspection {
             facts.push((
                 "current snapshot",
                 format!("{} at {when}", s.snapshot_id()),
-                format!("`{}` at {when}", s.snapshot_id()),
+                format!("{} at {when}", code(&s.snapshot_id().to_string())),
             ));
             let summary = &s.summary().additional_properties;
             if let Some(n) = summary.get("total-records") {
@@ -379,7 +422,7 @@ pub(super) fn table_inspection(name: &str, table: &Table) -> Inspection {
     facts.push((
         "location",
         meta.location().to_string(),
-        format!("`{}`", meta.location()),
+        code(meta.location()),
     ));
     let mut props: Vec<(&String, &String)> = meta.properties().iter().collect();
     props.sort();
@@ -394,7 +437,7 @@ pub(super) fn table_inspection(name: &str, table: &Table) -> Inspection {
         markdown.push_str("\n- properties:");
         for (k, v) in props {
             let _ = write!(plain, "\n  {k} = {v}");
-            let _ = write!(markdown, "\n  - `{k}` = `{v}`");
+            let _ = write!(markdown, "\n  - {} = {}", code(k), code(v));
         }
     }
     Inspection { plain, markdown }
@@ -428,12 +471,13 @@ fn function_inspection(
                 for (arg, what) in args {
                     let what = what.trim().replace('\n', " ");
                     let _ = write!(plain, "\n  {arg}: {what}");
-                    let _ = write!(markdown, "\n- `{arg}`: {what}");
+                    let _ = write!(markdown, "\n- {}: {what}", code(arg));
                 }
             }
             if let Some(alt) = d.alternative_syntax.as_ref().filter(|a| !a.is_empty()) {
                 let _ = write!(plain, "\n\nAlso: {}", alt.join("; "));
-                let _ = write!(markdown, "\n\nAlso: `{}`", alt.join("`; `"));
+                let alt: Vec<String> = alt.iter().map(|a| code(a)).collect();
+                let _ = write!(markdown, "\n\nAlso: {}", alt.join("; "));
             }
             if let Some(example) = &d.sql_example {
                 let _ = write!(plain, "\n\nExample:\n{}", example.trim());
@@ -464,6 +508,21 @@ mod tests {
     #[test]
     fn markdown_is_escaped() {
         assert_eq!(md("a_b|c*"), "a\\_b\\|c\\*");
+        assert_eq!(md("x<img src=x>"), "x\\<img src=x\\>");
+    }
+
+    #[test]
+    fn code_spans_hold_any_backticks() {
+        assert_eq!(code("double"), "`double`");
+        assert_eq!(
+            code("a`<img src=x onerror=alert(1)>"),
+            "``a`<img src=x onerror=alert(1)>``"
+        );
+        assert_eq!(code("`x``"), "``` `x`` ```");
+        assert_eq!(code(" a "), "`  a  `");
+        assert_eq!(code("a\n\n<b>"), "`a  <b>`");
+        assert_eq!(code(""), "` `");
+        assert_eq!(code_cell("a|b"), "`a\\|b`");
     }
 
     #[test]

@@ -654,3 +654,171 @@ async fn overwrite_is_retried_after_appends_to_other_partitions_only() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every file under `dir`, relative to it.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut out = vec![];
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_cannot_leave_the_warehouse_or_enter_another_table() {
+    // The warehouse three levels down, so `../../../..` from a schema folder would land in
+    // `outside/` (and `../victim/t` in victim.t's folder) if names were used as paths.
+    let root = tempdir("trav");
+    let dir = root.join("a/b/home");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE SCHEMA trav; CREATE SCHEMA victim").await;
+    ok(
+        &e,
+        "CREATE TABLE victim.t (a INT); INSERT INTO victim.t VALUES (1)",
+    )
+    .await;
+    let victim_before = files_under(&dir.join("warehouse/victim"));
+    let before = files_under(&root);
+    for sql in [
+        "CREATE TABLE trav.`../../../../trav-escape-table` (a INT)",
+        "CREATE TABLE trav.`../../../../trav-escape-ctas` AS SELECT 1 AS a",
+        "CREATE TABLE trav.`../victim/t` (a INT)",
+        "CREATE TABLE trav.`../victim/t` AS SELECT 2 AS a",
+        "CREATE OR REPLACE TABLE trav.`..` (a INT)",
+        "CREATE TABLE IF NOT EXISTS trav.`a\\b` (a INT)",
+        "CREATE TABLE trav.`.` (a INT)",
+        "CREATE SCHEMA `../../x`",
+        "CREATE SCHEMA `a/b`",
+        "CREATE SCHEMA IF NOT EXISTS `..`",
+    ] {
+        let x = err(&e, sql).await;
+        assert_eq!(x.ename, "NameError", "{sql}: {x:?}");
+        assert!(
+            x.evalue.contains("name '") && x.evalue.contains("may not be empty, '.' or '..'"),
+            "{sql}: {}",
+            x.evalue
+        );
+    }
+    assert_eq!(files_under(&root), before, "no file written anywhere");
+    assert_eq!(files_under(&dir.join("warehouse/victim")), victim_before);
+    assert_eq!(
+        rows(&e, "SELECT a FROM victim.t").await,
+        vec![vec!["1".to_string()]]
+    );
+    // What the error proposes works, and a name with dots or spaces stays in its folder.
+    ok(
+        &e,
+        "CREATE TABLE trav.`victim_t` (a INT); CREATE TABLE trav.`v 1.x` (a INT)",
+    )
+    .await;
+    ok(&e, "INSERT INTO trav.`v 1.x` VALUES (3)").await;
+    for f in files_under(&dir) {
+        assert!(
+            f == "catalog.db"
+                || f.starts_with("warehouse/victim/t/")
+                || f.starts_with("warehouse/trav/victim_t/")
+                || f.starts_with("warehouse/trav/v 1.x/"),
+            "{f} outside its table's folder"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quoted_schema_name_with_dots_is_one_schema() {
+    let dir = tempdir("dotted");
+    let e = engine(&dir).await;
+    assert_eq!(
+        ok(&e, "CREATE SCHEMA `a.b`").await,
+        vec!["Created schema a.b"]
+    );
+    assert_eq!(
+        ok(&e, "CREATE SCHEMA IF NOT EXISTS `a.b`").await,
+        vec!["Schema a.b already exists"]
+    );
+    // The session goes on (the embedded catalog lists `a` for `a.b`: it is created too), and
+    // tables can be created in it. Reading them back does not work yet (as before).
+    ok(&e, "CREATE TABLE `a.b`.t (x INT); SHOW TABLES").await;
+    assert_eq!(
+        ok(&e, "CREATE SCHEMA lakehouse.`c.d`").await,
+        vec!["Created schema c.d"]
+    );
+    assert_eq!(
+        ok(&e, "CREATE SCHEMA `Mixed`").await,
+        vec!["Created schema Mixed"]
+    );
+    assert_eq!(
+        ok(&e, "CREATE SCHEMA Lower").await,
+        vec!["Created schema lower"]
+    );
+    // Two identifiers: the first is still the catalog.
+    let x = err(&e, "CREATE SCHEMA a.b").await;
+    assert!(x.evalue.contains("unknown catalog 'a'"), "{}", x.evalue);
+    ok(&e, "DROP SCHEMA `a.b` CASCADE").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Not a test of behaviour but the measurement behind the commit backoff's jitter:
+/// `cargo test --release -p lakehouse-kernel --lib commit_latency -- --ignored --nocapture`.
+/// Eight sessions on one embedded catalog (as eight kernels) append to one table at once,
+/// five rounds, with iceberg's fixed schedule and with jitter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn commit_latency_of_8_concurrent_writers() {
+    use std::sync::atomic::Ordering;
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 5;
+    for jitter in [false, true] {
+        commit::NO_JITTER.store(!jitter, Ordering::Relaxed);
+        let dir = tempdir(&format!("latency-{jitter}"));
+        let first = engine(&dir).await;
+        ok(&first, "CREATE TABLE w (a INT)").await;
+        let mut engines = vec![std::sync::Arc::new(first)];
+        for _ in 1..WRITERS {
+            engines.push(std::sync::Arc::new(engine(&dir).await));
+        }
+        let mut latencies = vec![];
+        for _ in 0..ROUNDS {
+            let tasks: Vec<_> = engines
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let e = e.clone();
+                    tokio::spawn(async move {
+                        let t = std::time::Instant::now();
+                        ok(&e, &format!("INSERT INTO w VALUES ({i})")).await;
+                        t.elapsed().as_secs_f64()
+                    })
+                })
+                .collect();
+            for t in tasks {
+                latencies.push(t.await.unwrap());
+            }
+        }
+        latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).max(1) - 1];
+        println!(
+            "jitter={jitter}: {} commits, p50 {:.2} s, p90 {:.2} s, p99 {:.2} s, max {:.2} s",
+            latencies.len(),
+            at(0.5),
+            at(0.9),
+            at(0.99),
+            latencies.last().unwrap()
+        );
+        assert_eq!(
+            rows(&engines[0], "SELECT count(*) FROM w").await,
+            vec![vec![(WRITERS * ROUNDS).to_string()]]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    commit::NO_JITTER.store(false, Ordering::Relaxed);
+}
