@@ -7,6 +7,7 @@ maximum message size (64 MiB) are refused by closing that one connection.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -97,6 +98,41 @@ def test_a_huge_frame_length_is_refused_on_every_socket(kernel: Kernel) -> None:
         assert closed_by_peer(s)
         s.close()
     assert_serves(kernel, hb_url)
+
+
+def ready_command(socket_type: bytes) -> bytes:
+    body = b"\x05READY" + b"\x0bSocket-Type" + len(socket_type).to_bytes(4, "big") + socket_type
+    return bytes([0x04, len(body)]) + body
+
+
+def test_a_peer_gone_in_the_middle_of_a_frame_stalls_nothing(kernel: Kernel) -> None:
+    # The zeromq crate reports a stream that ends inside a frame as an error on every later
+    # poll: its REP socket returned it from every recv (before: the heartbeat loop ended on the
+    # first; with that fixed alone, a busy loop). The front completes the frame before it closes.
+    p = ports(kernel)
+    for channel, socket_type in [("shell", b"DEALER"), ("control", b"DEALER"), ("hb", b"REQ"), ("iopub", b"SUB")]:
+        s = socket.create_connection(("127.0.0.1", p[channel]), timeout=5)
+        s.sendall(GREETING + ready_command(socket_type))
+        time.sleep(0.2)
+        # A frame announcing 1000 bytes (and one split inside its length), then the peer leaves.
+        s.sendall(b"\x01\x00" + b"\x02" + (1000).to_bytes(8, "big") + b"x" * 10)
+        time.sleep(0.2)
+        s.close()
+        s = socket.create_connection(("127.0.0.1", p[channel]), timeout=5)
+        s.sendall(GREETING + ready_command(socket_type) + b"\x02" + (1000).to_bytes(8, "big")[:3])
+        time.sleep(0.2)
+        s.close()
+    assert_serves(kernel, f"tcp://127.0.0.1:{p['hb']}")
+    # Nor does it spin: the socket thread is idle again.
+    cpu = kernel_cpu_seconds(kernel)
+    time.sleep(1)
+    assert kernel_cpu_seconds(kernel) - cpu < 0.5, "the kernel keeps a core busy after the peers left"
+
+
+def kernel_cpu_seconds(k: Kernel) -> float:
+    pid = k.km.provisioner.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def test_a_large_message_within_the_limit_still_works(kernel: Kernel) -> None:

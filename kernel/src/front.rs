@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
+use tokio::sync::Notify;
 
 /// The largest message a peer may send, all its frames together: 64 MiB. A peer that
 /// announces more is disconnected before any of the excess is read (ZeroMQ clients reconnect
@@ -238,6 +239,26 @@ impl ZmtpCheck {
             };
         }
         Ok(())
+    }
+
+    /// Bytes at the end of what was fed that belong to a frame header not yet complete
+    /// (held back by the relay: zeromq must never see a length that was not checked).
+    pub fn partial_header(&self) -> usize {
+        match self.state {
+            State::Length { flags, missing, .. } => {
+                let len_bytes = if flags & FLAG_LONG != 0 { 8 } else { 1 };
+                1 + len_bytes - missing as usize
+            }
+            _ => 0,
+        }
+    }
+
+    /// Bytes still missing from the frame body being received (0 between frames).
+    pub fn body_remaining(&self) -> u64 {
+        match self.state {
+            State::Body { remaining, .. } => remaining,
+            _ => 0,
+        }
     }
 
     fn end_frame(&mut self, flags: u8) {
@@ -463,18 +484,24 @@ async fn relay<S>(
     };
     let (from_peer, to_peer) = tokio::io::split(conn);
     let (from_kernel, to_kernel) = upstream.into_split();
-    let why = tokio::select! {
-        r = checked_copy(from_peer, to_kernel) => match r {
-            Ok(refused) => refused,
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => None,
-            Err(e) => Some(format!("read failed: {e}")),
-        },
-        // The kernel's side ended, or the peer stopped reading: only a stall is worth a line.
-        r = stall_checked_copy(from_kernel, to_peer, stall) => {
-            r.err().filter(|e| e.kind() == io::ErrorKind::TimedOut).map(|e| e.to_string())
-        }
+    // Each direction runs to its end and then stops the other: the peer-to-kernel side must
+    // finish at a frame boundary, never be cut off in the middle of a write.
+    let (stop_up, stop_down) = (Notify::new(), Notify::new());
+    let up = async {
+        let why = checked_copy(from_peer, to_kernel, &stop_up).await;
+        stop_down.notify_one();
+        why
     };
-    if let Some(why) = why {
+    let down = async {
+        let r = stall_checked_copy(from_kernel, to_peer, stall, &stop_down).await;
+        stop_up.notify_one();
+        // The kernel's side ended, or the peer stopped reading: only a stall is worth a line.
+        r.err()
+            .filter(|e| e.kind() == io::ErrorKind::TimedOut)
+            .map(|e| e.to_string())
+    };
+    let (why_up, why_down) = tokio::join!(up, down);
+    if let Some(why) = why_up.or(why_down) {
         throttle
             .lock()
             .expect("throttle")
@@ -482,54 +509,98 @@ async fn relay<S>(
     }
 }
 
-/// Copies the peer's bytes to the kernel until the peer hangs up (`None`) or breaks the
-/// framing (why; the valid bytes before the refused frame are still passed on).
+/// Copies the peer's bytes to the kernel until the peer hangs up, `stop` is notified or the
+/// framing is broken (then: why). Frame headers are passed on only once complete and
+/// checked. Whatever ends it, the kernel's side is closed on a frame boundary: a peer gone in
+/// the middle of a frame has the rest of that frame filled with zeros (the zeromq crate
+/// reports a stream cut inside a frame as an error on every later poll, and its REP socket
+/// returns that error from every `recv`: a busy loop on the socket thread).
 async fn checked_copy(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
-) -> io::Result<Option<String>> {
+    stop: &Notify,
+) -> Option<String> {
     let mut check = ZmtpCheck::new();
+    let mut held: Vec<u8> = vec![];
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = from.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        match check.feed(&buf[..n]) {
-            Ok(()) => to.write_all(&buf[..n]).await?,
-            Err(r) => {
-                to.write_all(&buf[..r.at]).await?;
-                return Ok(Some(r.why));
+    let why = loop {
+        let n = tokio::select! {
+            r = from.read(&mut buf) => match r {
+                Ok(0) => break None,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break None,
+                Err(e) => break Some(format!("read failed: {e}")),
+            },
+            _ = stop.notified() => break None,
+        };
+        let mut out = std::mem::take(&mut held);
+        let refused = match check.feed(&buf[..n]) {
+            Ok(()) => {
+                out.extend_from_slice(&buf[..n]);
+                held = out.split_off(out.len() - check.partial_header());
+                None
             }
+            Err(r) => {
+                // Everything before the refused header; held bytes begin that header.
+                if r.at == 0 {
+                    out.clear();
+                } else {
+                    out.extend_from_slice(&buf[..r.at]);
+                }
+                Some(r.why)
+            }
+        };
+        if let Err(e) = to.write_all(&out).await {
+            return refused.or_else(|| Some(format!("the kernel's side closed: {e}")));
         }
+        if refused.is_some() {
+            return refused; // at a frame boundary: the refused header was never passed on
+        }
+    };
+    let mut missing = check.body_remaining();
+    if missing > 0 {
+        let zeros = vec![0u8; 64 * 1024];
+        let fill = async {
+            while missing > 0 {
+                let n = missing.min(zeros.len() as u64) as usize;
+                to.write_all(&zeros[..n]).await?;
+                missing -= n as u64;
+            }
+            to.flush().await
+        };
+        // A socket nobody reads (stdin) takes nothing: give up rather than wait forever.
+        let _ = tokio::time::timeout(Duration::from_secs(10), fill).await;
     }
+    why
 }
 
-/// Copies the kernel's bytes to the peer; with `stall`, a write the peer leaves untaken that
-/// long ends the connection (`TimedOut`).
+/// Copies the kernel's bytes to the peer until either side ends or `stop` is notified; with
+/// `stall`, a write the peer leaves untaken that long ends the connection (`TimedOut`).
 async fn stall_checked_copy(
     mut from: impl AsyncRead + Unpin,
     mut to: impl AsyncWrite + Unpin,
     stall: Option<Duration>,
+    stop: &Notify,
 ) -> io::Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = from.read(&mut buf).await?;
+        let n = tokio::select! {
+            r = from.read(&mut buf) => r?,
+            _ = stop.notified() => return Ok(()),
+        };
         if n == 0 {
             return Ok(());
         }
         let write = to.write_all(&buf[..n]);
-        match stall {
-            Some(limit) => tokio::time::timeout(limit, write).await.map_err(|_| {
+        let limit = stall.unwrap_or(Duration::MAX);
+        tokio::select! {
+            r = tokio::time::timeout(limit, write) => r.map_err(|_| {
                 io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!(
-                        "it left the kernel's replies unread for {} s",
-                        limit.as_secs()
-                    ),
+                    format!("it left the kernel's replies unread for {} s", limit.as_secs()),
                 )
             })??,
-            None => write.await?,
+            _ = stop.notified() => return Ok(()),
         }
     }
 }
@@ -742,11 +813,84 @@ mod tests {
     }
 
     #[test]
+    fn partial_headers_and_missing_body_are_known() {
+        let mut c = ZmtpCheck::new();
+        c.feed(&greeting()).unwrap();
+        assert_eq!((c.partial_header(), c.body_remaining()), (0, 0));
+        c.feed(&[FLAG_LONG, 0, 0]).unwrap();
+        assert_eq!(c.partial_header(), 3);
+        c.feed(&[0, 0, 0, 0, 0x03, 0xe8, b'x']).unwrap();
+        assert_eq!((c.partial_header(), c.body_remaining()), (0, 999));
+        c.feed(&[b'x'; 999]).unwrap();
+        c.feed(&[FLAG_MORE]).unwrap();
+        assert_eq!(c.partial_header(), 1);
+        c.feed(&[2, b'a', b'b']).unwrap();
+        assert_eq!((c.partial_header(), c.body_remaining()), (0, 0));
+    }
+
+    #[test]
     fn not_a_greeting_is_refused() {
         assert!(ZmtpCheck::new().feed(b"GET / HTTP/1.1\r\n").is_err());
         let mut old = greeting();
         old[10] = 2;
         assert!(ZmtpCheck::new().feed(&old).is_err());
+    }
+
+    /// The zeromq crate reports a stream cut inside a frame as an error on every later poll
+    /// (its REP returns it from each `recv`: a busy loop). Through the front, the frame is
+    /// completed, each cut peer costs at most one error, and the next peer is answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_peer_gone_inside_a_frame_costs_one_error_not_a_busy_loop() {
+        use zeromq::{Socket, SocketRecv, SocketSend};
+        let mut fronts = Fronts::new().unwrap();
+        let mut rep = zeromq::RepSocket::new();
+        let (listener, inner) = fronts.inner("hb").unwrap();
+        rep.bind_listener(listener).await.unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let public = Address::Tcp("127.0.0.1".into(), port);
+        fronts.serve(&public, "hb", inner, None).unwrap();
+        let served = tokio::spawn(async move {
+            let mut errors = 0u64;
+            loop {
+                match rep.recv().await {
+                    Ok(m) if m.get(0).is_some_and(|f| f.as_ref() == b"hello") => return errors,
+                    Ok(_) => {}
+                    Err(_) => errors += 1,
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+        for cut in [11, 5] {
+            let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .unwrap();
+            let mut hello = greeting();
+            hello.extend(frame(
+                FLAG_COMMAND,
+                b"\x05READY\x0bSocket-Type\x00\x00\x00\x03REQ",
+            ));
+            s.write_all(&hello).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            // A 1000-byte frame cut after its header and two bytes (or inside its length).
+            let mut f = vec![FLAG_LONG];
+            f.extend_from_slice(&1000u64.to_be_bytes());
+            f.extend_from_slice(b"xx");
+            s.write_all(&f[..cut]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut req = zeromq::ReqSocket::new();
+        req.connect(&public.to_string()).await.unwrap();
+        req.send(zeromq::ZmqMessage::from("hello")).await.unwrap();
+        let errors = tokio::time::timeout(Duration::from_secs(5), served)
+            .await
+            .expect("the next peer's request never arrived")
+            .unwrap();
+        assert!(errors <= 4, "{errors} errors from two peers that left");
     }
 
     #[test]
