@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod config;
 pub mod engines;
+pub mod front;
 pub mod install;
 pub mod limits;
 pub mod lineage;

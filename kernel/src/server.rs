@@ -25,6 +25,7 @@ use crate::config::Settings;
 use crate::engines::rust::{self as rust_cells, RustEngine};
 use crate::engines::sql::{CellError, IsComplete, SqlEngine};
 use crate::engines::{Output, TableOutput};
+use crate::front;
 use crate::wire::{self, Incoming, Outgoing, Signer};
 
 /// Which socket a request came in on (replies go back on the same one).
@@ -76,8 +77,9 @@ impl Running {
 #[derive(Default)]
 struct ShellState {
     execution_count: usize,
-    /// (execution count, code) of cells run with store_history.
-    history: Vec<(usize, String)>,
+    /// (execution count, code) of cells run with store_history; shared strings, so a history
+    /// request copies them cheaply and works without the lock.
+    history: Vec<(usize, Arc<str>)>,
 }
 
 /// Runs the kernel until a shutdown request. `engine_rt` runs DataFusion work;
@@ -107,14 +109,24 @@ pub async fn run(
     let mut stdin = zeromq::RouterSocket::new();
     let mut iopub = zeromq::PubSocket::new();
     let mut hb = zeromq::RepSocket::new();
-    for (sock, url) in [
-        (&mut shell as &mut dyn BindAny, info.shell_url()),
-        (&mut control, info.control_url()),
-        (&mut stdin, info.stdin_url()),
-        (&mut iopub, info.iopub_url()),
-        (&mut hb, info.hb_url()),
+    // Peers reach the zeromq sockets only through the fronts, which bound every frame (the
+    // crate's decoder would reserve any length a header claims) and keep IPC files private.
+    let mut fronts = front::Fronts::new()?;
+    for (sock, port, name, stall) in [
+        (
+            &mut shell as &mut dyn BindAny,
+            info.shell_port,
+            "shell",
+            None,
+        ),
+        (&mut control, info.control_port, "control", None),
+        (&mut stdin, info.stdin_port, "stdin", None),
+        (&mut iopub, info.iopub_port, "iopub", None),
+        (&mut hb, info.hb_port, "hb", Some(HEARTBEAT_STALL)),
     ] {
-        sock.bind_to(&url).await?;
+        let (listener, inner) = fronts.inner(name)?;
+        sock.bind_to(listener).await?;
+        fronts.serve(&front::Address::of(&info, port), name, inner, stall)?;
     }
 
     let (iopub_tx, iopub_rx) = mpsc::unbounded_channel();
@@ -184,30 +196,59 @@ pub async fn run(
 
 /// Binding for the five socket types behind one object-safe call.
 trait BindAny: Send {
-    fn bind_to<'a>(
-        &'a mut self,
-        url: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>>;
+    fn bind_to(
+        &mut self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>>;
 }
 
 impl<S: Socket> BindAny for S {
-    fn bind_to<'a>(
-        &'a mut self,
-        url: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+    fn bind_to(
+        &mut self,
+        listener: std::os::unix::net::UnixListener,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + '_>> {
         Box::pin(async move {
-            self.bind(url)
+            let at = listener.local_addr().ok();
+            self.bind_listener(listener)
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("cannot bind {url}: {e}"))
+                .map_err(|e| format!("cannot listen on {at:?}: {e}"))
         })
     }
 }
 
+/// How long a heartbeat peer may leave its echoes unread before its connection is dropped.
+const HEARTBEAT_STALL: Duration = Duration::from_secs(5);
+/// How long one echo may take to leave (a peer that reads nothing must not hold up the rest).
+const HEARTBEAT_SEND: Duration = Duration::from_secs(1);
+
+/// Echoes every heartbeat. Bad input (a DEALER's one-frame `ping`, a peer gone before its
+/// echo) is logged and skipped: the loop ends only with the process.
 async fn heartbeat(mut hb: zeromq::RepSocket) {
-    while let Ok(msg) = hb.recv().await {
-        if hb.send(msg).await.is_err() {
-            break;
+    let mut bad = front::Throttled::default();
+    loop {
+        let msg = match hb.recv().await {
+            Ok(m) => m,
+            Err(zeromq::ZmqError::NoMessage) => {
+                // No peer at all: wait for one rather than spin.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+            Err(e) => {
+                bad.warn(|| format!("ignored bad input on the heartbeat socket: {e}"));
+                tokio::task::yield_now().await;
+                continue;
+            }
+        };
+        match tokio::time::timeout(HEARTBEAT_SEND, hb.send(msg)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => bad.warn(|| format!("could not echo a heartbeat: {e}")),
+            Err(_) => bad.warn(|| {
+                format!(
+                    "a heartbeat peer took no echo for {} s; skipped it",
+                    HEARTBEAT_SEND.as_secs()
+                )
+            }),
         }
     }
 }
@@ -247,11 +288,12 @@ async fn receiver(
     k: Arc<Kernel>,
     queue: Option<mpsc::UnboundedSender<Incoming>>,
 ) {
+    let mut bad = front::Throttled::default();
     loop {
         let frames: Vec<Bytes> = match sock.recv().await {
             Ok(m) => m.into_vec(),
             Err(e) => {
-                log::warn!("socket receive failed: {e}");
+                bad.warn(|| format!("socket receive failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
@@ -261,7 +303,7 @@ async fn receiver(
             Ok(m) => m,
             Err(e) => {
                 // Never answered: a message we cannot authenticate has no trusted sender.
-                log::warn!("dropped a message: {e}");
+                bad.warn(|| format!("dropped a message: {e}"));
                 continue;
             }
         };
@@ -420,10 +462,10 @@ impl Kernel {
                     .into(),
                 );
             }
-            C::HistoryRequest(req) => {
-                let history = self.history(&req);
-                self.reply(chan, msg, HistoryReply::new(history).into());
-            }
+            C::HistoryRequest(req) => match self.history(req).await {
+                Ok(history) => self.reply(chan, msg, HistoryReply::new(history).into()),
+                Err(why) => self.reply_error(chan, msg, "HistorySearchError", &why),
+            },
             C::CommInfoRequest(_) => self.reply(
                 chan,
                 msg,
@@ -525,7 +567,7 @@ impl Kernel {
             if req.store_history && !req.silent {
                 st.execution_count += 1;
                 let n = st.execution_count;
-                st.history.push((n, req.code.clone()));
+                st.history.push((n, req.code.as_str().into()));
             }
             st.execution_count
         };
@@ -942,61 +984,89 @@ impl Kernel {
         }
     }
 
-    fn history(&self, req: &HistoryRequest) -> Vec<HistoryEntry> {
-        let st = self.state.lock().expect("state");
-        let entry = |(n, code): &(usize, String), output: bool| {
-            if output {
-                HistoryEntry::InputOutput(0, *n, (code.clone(), String::new()))
-            } else {
-                HistoryEntry::Input(0, *n, code.clone())
-            }
-        };
-        match req {
-            HistoryRequest::Tail { n, output, .. } => {
-                let n = (*n).max(0) as usize;
-                let skip = st.history.len().saturating_sub(n);
-                st.history[skip..]
-                    .iter()
-                    .map(|h| entry(h, *output))
-                    .collect()
-            }
-            HistoryRequest::Range {
-                start,
-                stop,
-                output,
-                ..
-            } => st
-                .history
-                .iter()
-                .filter(|(n, _)| {
-                    (*n as i64) >= (*start as i64) && (*stop <= 0 || (*n as i64) < (*stop as i64))
-                })
-                .map(|h| entry(h, *output))
-                .collect(),
-            HistoryRequest::Search {
-                pattern,
-                unique,
-                output,
-                n,
-                ..
-            } => {
-                let mut seen = std::collections::HashSet::new();
-                let mut hits: Vec<HistoryEntry> = st
-                    .history
-                    .iter()
-                    .rev()
-                    .filter(|(_, code)| glob_match(pattern, code))
-                    .filter(|(_, code)| !*unique || seen.insert(code.clone()))
-                    .map(|h| entry(h, *output))
-                    .collect();
-                if *n > 0 {
-                    hits.truncate(*n as usize);
-                }
-                hits.reverse();
-                hits
-            }
-        }
+    /// The history a request asks for. The cells are copied (shared strings) under the lock
+    /// and searched on the blocking pool: a search never holds up the other sockets.
+    async fn history(&self, req: HistoryRequest) -> Result<Vec<HistoryEntry>, String> {
+        let cells = self.state.lock().expect("state").history.clone();
+        tokio::task::spawn_blocking(move || history_entries(&cells, &req, HISTORY_SEARCH_TIME))
+            .await
+            .map_err(|e| format!("the history search failed: {e}"))?
     }
+}
+
+/// The longest history search pattern, in characters.
+const MAX_HISTORY_PATTERN: usize = 1000;
+/// How long one history search may take before it is given up.
+const HISTORY_SEARCH_TIME: Duration = Duration::from_secs(2);
+
+/// The entries of `cells` (execution count, code) that `req` selects.
+fn history_entries(
+    cells: &[(usize, Arc<str>)],
+    req: &HistoryRequest,
+    budget: Duration,
+) -> Result<Vec<HistoryEntry>, String> {
+    let entry = |(n, code): &(usize, Arc<str>), output: bool| {
+        if output {
+            HistoryEntry::InputOutput(0, *n, (code.to_string(), String::new()))
+        } else {
+            HistoryEntry::Input(0, *n, code.to_string())
+        }
+    };
+    Ok(match req {
+        HistoryRequest::Tail { n, output, .. } => {
+            let n = (*n).max(0) as usize;
+            let skip = cells.len().saturating_sub(n);
+            cells[skip..].iter().map(|h| entry(h, *output)).collect()
+        }
+        HistoryRequest::Range {
+            start,
+            stop,
+            output,
+            ..
+        } => cells
+            .iter()
+            .filter(|(n, _)| {
+                (*n as i64) >= (*start as i64) && (*stop <= 0 || (*n as i64) < (*stop as i64))
+            })
+            .map(|h| entry(h, *output))
+            .collect(),
+        HistoryRequest::Search {
+            pattern,
+            unique,
+            output,
+            n,
+            ..
+        } => {
+            let pattern: Vec<char> = pattern.chars().collect();
+            if pattern.len() > MAX_HISTORY_PATTERN {
+                return Err(format!(
+                    "the history search pattern has {} characters, more than the limit of \
+                     {MAX_HISTORY_PATTERN}: search with a shorter pattern",
+                    pattern.len()
+                ));
+            }
+            let deadline = std::time::Instant::now() + budget;
+            let mut seen = std::collections::HashSet::new();
+            let mut hits = vec![];
+            for cell in cells.iter().rev() {
+                if std::time::Instant::now() > deadline {
+                    return Err(format!(
+                        "the history search took more than {} s and was stopped: search with \
+                         a more specific pattern (fewer `*`)",
+                        budget.as_secs()
+                    ));
+                }
+                if glob_match(&pattern, &cell.1) && (!*unique || seen.insert(cell.1.clone())) {
+                    hits.push(entry(cell, *output));
+                    if *n > 0 && hits.len() >= *n as usize {
+                        break;
+                    }
+                }
+            }
+            hits.reverse();
+            hits
+        }
+    })
 }
 
 /// A history request read with defaults for missing fields.
@@ -1149,31 +1219,163 @@ fn format_elapsed(d: Duration) -> String {
     }
 }
 
-/// IPython-style history search: `*` matches any run, `?` one character.
-fn glob_match(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) => go(&p[1..], t) || (!t.is_empty() && go(p, &t[1..])),
-            (Some('?'), Some(_)) => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
+/// IPython-style history search (sqlite's GLOB without classes): `*` matches any run, `?` one
+/// character, and the whole cell must match. Two pointers: on a mismatch only the last `*`
+/// takes one more character, so the work is at most pattern × text, never exponential.
+fn glob_match(pattern: &[char], text: &str) -> bool {
+    let text: Vec<char> = text.chars().collect();
+    let (mut p, mut t) = (0, 0);
+    // After the last `*` seen: its pattern position and the text position it resumes from.
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                p += 1;
+                star = Some((p, t));
+            }
+            Some(&c) if c == '?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
+    pattern[p..].iter().all(|&c| c == '*')
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn glob(pattern: &str, text: &str) -> bool {
+        glob_match(&pattern.chars().collect::<Vec<_>>(), text)
+    }
+
+    /// The backtracking matcher this replaced: exponential, but plainly right.
+    fn glob_reference(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) => {
+                glob_reference(&p[1..], t) || (!t.is_empty() && glob_reference(p, &t[1..]))
+            }
+            (Some('?'), Some(_)) => glob_reference(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => glob_reference(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+
     #[test]
     fn glob_matches_like_ipython() {
-        assert!(glob_match("*SELECT*", "x SELECT 1"));
-        assert!(glob_match("SEL?CT 1", "SELECT 1"));
-        assert!(!glob_match("SELECT", "SELECT 1"));
+        assert!(glob("*SELECT*", "x SELECT 1"));
+        assert!(glob("SEL?CT 1", "SELECT 1"));
+        assert!(!glob("SELECT", "SELECT 1"));
+        assert!(glob("*", ""));
+        assert!(!glob("?", ""));
+        assert!(glob("*é?", "café!"));
+    }
+
+    #[test]
+    fn glob_agrees_with_the_backtracking_matcher() {
+        // Every pattern over {a, b, *, ?} up to 5 long against every text over {a, b} up to 6.
+        fn all(alphabet: &[char], max: usize) -> Vec<Vec<char>> {
+            let mut out = vec![vec![]];
+            let mut last = vec![vec![]];
+            for _ in 0..max {
+                let next: Vec<Vec<char>> = last
+                    .iter()
+                    .flat_map(|w: &Vec<char>| {
+                        alphabet.iter().map(move |c| {
+                            let mut w = w.clone();
+                            w.push(*c);
+                            w
+                        })
+                    })
+                    .collect();
+                out.extend(next.iter().cloned());
+                last = next;
+            }
+            out
+        }
+        let patterns = all(&['a', 'b', '*', '?'], 5);
+        let texts = all(&['a', 'b'], 6);
+        let mut checked = 0;
+        for p in &patterns {
+            for t in &texts {
+                let text: String = t.iter().collect();
+                assert_eq!(
+                    glob_match(p, &text),
+                    glob_reference(p, t),
+                    "{:?} on {text:?}",
+                    p.iter().collect::<String>()
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, patterns.len() * texts.len());
+    }
+
+    #[test]
+    fn pathological_glob_patterns_are_fast() {
+        // The issue's search: exponential before (it never answered).
+        let cell = format!("SELECT 1 -- {}", "abcdef".repeat(333));
+        let started = std::time::Instant::now();
+        assert!(!glob("*a*b*c*d*e*f*q", &cell));
+        assert!(glob("*a*b*c*d*e*f*", &cell));
+        // Worst case for two pointers: many stars, a near-miss at every position.
+        let long = "a".repeat(5000);
+        let pattern = format!("{}b", "*a".repeat(500));
+        assert!(!glob(&pattern, &long));
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn history_search_is_bounded() {
+        let cells: Vec<(usize, Arc<str>)> = (1..=3)
+            .map(|n| {
+                (
+                    n,
+                    Arc::from(format!("SELECT {n} -- {}", "abcdef".repeat(333))),
+                )
+            })
+            .collect();
+        let search = |pattern: &str| HistoryRequest::Search {
+            pattern: pattern.into(),
+            unique: false,
+            output: false,
+            raw: true,
+            n: 2,
+        };
+        let hits = history_entries(&cells, &search("SELECT*"), Duration::from_secs(2)).unwrap();
+        let counts: Vec<usize> = hits
+            .iter()
+            .map(|h| match h {
+                HistoryEntry::Input(_, n, _) => *n,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(counts, vec![2, 3], "the last n matches, oldest first");
+        assert!(
+            history_entries(&cells, &search("*a*b*c*d*e*f*q"), Duration::from_secs(2))
+                .unwrap()
+                .is_empty()
+        );
+        let too_long = "*".repeat(MAX_HISTORY_PATTERN + 1);
+        let err = history_entries(&cells, &search(&too_long), Duration::from_secs(2)).unwrap_err();
+        assert!(err.contains("limit of 1000"), "{err}");
+        // Over budget: an error that says what to do, not a hang.
+        let err = history_entries(&cells, &search("*"), Duration::ZERO).unwrap_err();
+        assert!(err.contains("more specific pattern"), "{err}");
     }
 
     #[test]

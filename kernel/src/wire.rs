@@ -294,6 +294,87 @@ mod tests {
     }
 
     #[test]
+    fn random_signed_messages_are_decoded_or_refused_never_a_panic() {
+        // What an authenticated but broken client could send: every request type with
+        // content cut short, bytes flipped or values of the wrong type, and random frames.
+        let mut signer = Signer::new("secret", "hmac-sha256").unwrap();
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let types = [
+            "execute_request",
+            "complete_request",
+            "inspect_request",
+            "history_request",
+            "is_complete_request",
+            "kernel_info_request",
+            "comm_info_request",
+            "shutdown_request",
+            "interrupt_request",
+            "comm_open",
+            "comm_msg",
+            "input_reply",
+        ];
+        let contents = [
+            r#"{"code": "SELECT 1", "silent": false, "store_history": true, "user_expressions": {"a": "1"}, "allow_stdin": false, "stop_on_error": true}"#,
+            r#"{"code": "SEL", "cursor_pos": 3, "detail_level": 0}"#,
+            r#"{"hist_access_type": "search", "pattern": "*a*", "n": -5, "unique": true, "output": true, "raw": false}"#,
+            r#"{"hist_access_type": "range", "session": 0, "start": -9223372036854775808, "stop": 99999999999}"#,
+            r#"{"restart": "yes", "comm_id": 7, "target_name": null, "data": [[[[]]]]}"#,
+            r#"{"value": "\ud800", "cursor_pos": 1e400}"#,
+        ];
+        let (mut decoded, mut refused) = (0, 0);
+        for _ in 0..20_000 {
+            let msg_type = types[(next() % types.len() as u64) as usize];
+            let mut content = contents[(next() % contents.len() as u64) as usize]
+                .as_bytes()
+                .to_vec();
+            match next() % 4 {
+                0 => content.truncate((next() % (content.len() as u64 + 1)) as usize),
+                1 => {
+                    let at = (next() % content.len() as u64) as usize;
+                    content[at] ^= 1 << (next() % 8);
+                }
+                _ => {}
+            }
+            // A fresh msg_id each time, so the replay check does not refuse repeated contents.
+            let header = format!(
+                r#"{{"msg_id":"{}","username":"u","session":"s","date":"2025-01-01T00:00:00Z","msg_type":"{msg_type}","version":"5.3"}}"#,
+                next()
+            );
+            let sig = signer.sign(&[header.as_bytes(), b"{}", b"{}", &content]);
+            let mut frames: Vec<Bytes> = vec![
+                Bytes::from_static(b"id"),
+                Bytes::from_static(DELIMITER),
+                Bytes::from(sig),
+                Bytes::from(header),
+                Bytes::from_static(b"{}"),
+                Bytes::from_static(b"{}"),
+                Bytes::from(content),
+            ];
+            if next() % 8 == 0 {
+                let at = (next() % frames.len() as u64) as usize;
+                frames.remove(at);
+            }
+            match decode(frames, &mut signer) {
+                Ok(m) => {
+                    assert_eq!(m.msg_type(), msg_type);
+                    decoded += 1;
+                }
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(
+            decoded > 1000 && refused > 100,
+            "decoded {decoded}, refused {refused}"
+        );
+    }
+
+    #[test]
     fn encode_signs_what_decode_verifies() {
         let mut signer = Signer::new("secret", "hmac-sha256").unwrap();
         let out = Outgoing::new("sess", Status::busy().into(), None);

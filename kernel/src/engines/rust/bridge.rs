@@ -44,7 +44,7 @@ impl Bridge {
         current: CurrentCell,
     ) -> std::io::Result<Bridge> {
         use std::os::unix::fs::PermissionsExt;
-        remove_stale_dirs(&std::env::temp_dir());
+        remove_stale_dirs(&std::env::temp_dir(), "lakehouse-bridge-");
         let dir = std::env::temp_dir().join(format!(
             "lakehouse-bridge-{}-{}",
             std::process::id(),
@@ -79,8 +79,9 @@ impl Bridge {
 }
 
 /// Removes the socket folders of kernels that are gone: a kernel that was killed (or ended
-/// without dropping its session) leaves its `lakehouse-bridge-<pid>-…` folder behind.
-fn remove_stale_dirs(tmp: &Path) {
+/// without dropping its session) leaves its `<prefix><pid>-…` folder behind
+/// (`lakehouse-bridge-` here, `lakehouse-wire-` for the sockets' relays).
+pub fn remove_stale_dirs(tmp: &Path, prefix: &str) {
     let proc = Path::new("/proc");
     if !proc.is_dir() {
         return; // no cheap way to tell a live pid here; leave them
@@ -92,7 +93,7 @@ fn remove_stale_dirs(tmp: &Path) {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix("lakehouse-bridge-"))
+            .and_then(|n| n.strip_prefix(prefix))
             .and_then(|rest| rest.split('-').next())
             .and_then(|pid| pid.parse::<u32>().ok())
         else {
@@ -283,7 +284,7 @@ mod tests {
         for d in [&alive, &mine, &gone, &other] {
             std::fs::create_dir_all(d).unwrap();
         }
-        remove_stale_dirs(&tmp);
+        remove_stale_dirs(&tmp, "lakehouse-bridge-");
         assert!(alive.exists() && mine.exists() && other.exists());
         assert!(!gone.exists());
         std::fs::remove_dir_all(&tmp).unwrap();

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::oneshot;
 
-pub use bridge::{Bridge, Current, CurrentCell};
+pub use bridge::{remove_stale_dirs, Bridge, Current, CurrentCell};
 pub use child::filter_child_stdout;
 
 use super::{CellError, Output, Session};
