@@ -63,22 +63,35 @@ ensure_chromium() {
 
 # cargo names a workspace crate's outputs by its path relative to the workspace, so every clone
 # sharing CARGO_TARGET_DIR writes the same files, and cargo takes another clone's output as
-# fresh wherever this clone's sources are older than it (mtimes decide). When the last build
-# there came from another clone, forget the workspace crates' fingerprints first: cargo then
-# compiles them from this clone's sources (the 700 dependencies are not touched).
+# fresh wherever this clone's sources are older than it (mtimes decide). So the scripts note
+# what the workspace crates' fingerprints looked like after their last cargo run here; when they
+# changed since (another clone built, by script or by hand), they are forgotten before the next
+# cargo run, which then compiles those crates from this clone's sources. The 700 dependencies
+# are never touched.
+_own_fingerprints() {
+  echo "$ROOT"
+  find "$CARGO_TARGET_DIR/release/.fingerprint" -maxdepth 2 -path '*/lakehouse-*' -printf '%P %T@\n' 2>/dev/null | sort
+}
 forget_other_clones_build() {
-  local stamp="$CARGO_TARGET_DIR/.lakehouse-last-clone"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$ROOT" ]; then
+  local stamp="$CARGO_TARGET_DIR/.lakehouse-fingerprints"
+  if [ "$(_own_fingerprints | sha256sum)" != "$(cat "$stamp" 2>/dev/null)" ]; then
     rm -rf "$CARGO_TARGET_DIR"/release/.fingerprint/lakehouse-*
-    mkdir -p "$CARGO_TARGET_DIR"
-    echo "$ROOT" > "$stamp"
   fi
+}
+remember_own_build() {
+  mkdir -p "$CARGO_TARGET_DIR"
+  _own_fingerprints | sha256sum > "$CARGO_TARGET_DIR/.lakehouse-fingerprints"
+}
+# cargo, with the guard above around it.
+own_cargo() {
+  forget_other_clones_build
+  (cd "$ROOT" && cargo "$@")
+  remember_own_build
 }
 
 build_kernel() {
-  forget_other_clones_build
   log "cargo build --release"
-  (cd "$ROOT" && cargo build --release)
+  own_cargo build --release
   # Another clone's build replaces the shared target's binary at any moment: the tests and the
   # kernelspecs use this clone's own (a hard link where the file system allows, which cargo's
   # next build of the shared one leaves alone).
