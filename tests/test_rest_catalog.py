@@ -139,27 +139,14 @@ def test_a_second_kernel_sees_the_same_catalog(tmp_path: Path, rest_server: Rest
         b.close()
 
 
-# Nessie 0.99 ignores `assert-ref-snapshot-id` with `snapshot-id: null` ("main must not exist
-# yet"): a commit whose base had no snapshot replaces whatever another writer committed since, and
-# every append reports success. projectnessie/nessie#10062, fixed by projectnessie/nessie#10064
-# (Nessie 0.101+); 0.99.0 is the newest Nessie our Maven mirror serves. Proven deterministically by
-# test_nessie_0_99_ignores_the_no_snapshot_requirement below.
-NESSIE_FIRST_APPEND_BUG = (
-    "Nessie 0.99 does not enforce assert-ref-snapshot-id null (projectnessie/nessie#10062): "
-    "two concurrent FIRST appends can both win and one is silently lost"
-)
-
-
 @pytest.mark.parametrize("start", ["empty", "seeded"])
-def test_two_kernels_appending_at_once(request, tmp_path: Path, rest_server: RestServer, start: str) -> None:
+def test_two_kernels_appending_at_once(tmp_path: Path, rest_server: RestServer, start: str) -> None:
     """Concurrent commits: the loser's 409 is retried by iceberg-rust, so no append is lost.
 
     "empty" races the table's very first appends (the commit requires that main does not exist
-    yet); "seeded" races on a table that already has a snapshot (the commit requires main's
-    snapshot id)."""
-    if start == "empty" and rest_server.name == "nessie":
-        # Intermittent (about half the runs on a loaded machine), hence not strict.
-        request.applymarker(pytest.mark.xfail(reason=NESSIE_FIRST_APPEND_BUG, strict=False))
+    yet, which Nessie 0.99 does not check: the kernel's fence on Nessie's commit hash is what
+    keeps both appends there, see test_nessie_0_99_ignores_the_no_snapshot_requirement);
+    "seeded" races on a table that already has a snapshot (requires main's snapshot id)."""
     a = Kernel(tmp_path / "a", **rest_server.env)
     b = Kernel(tmp_path / "b", **rest_server.env)
     s = ns()
@@ -228,10 +215,13 @@ class NessieRest:
 
 
 def test_nessie_0_99_ignores_the_no_snapshot_requirement(nessie_server) -> None:
-    """The server bug behind the xfail above, without any client race: a second commit that
-    requires "main does not exist yet" is accepted although main exists, and replaces it.
-    Enforced non-null requirements are shown for contrast. When this test fails (a Nessie with
-    projectnessie/nessie#10064), the bug is gone: drop NESSIE_FIRST_APPEND_BUG's xfail."""
+    """Nessie 0.99 ignores `assert-ref-snapshot-id` with `snapshot-id: null` ("main must not exist
+    yet"), projectnessie/nessie#10062, fixed by projectnessie/nessie#10064 (after 0.99, the newest
+    Nessie our Maven mirror serves): a second commit with that requirement is accepted although
+    main exists, and replaces it, so two kernels' racing first appends could both report success
+    and one vanish. Enforced non-null requirements are shown for contrast. The kernel guards
+    against it by fencing its commits (kernel/src/catalog/rest.rs, next test); when this test
+    fails on a newer Nessie, the fence is still correct, only no longer essential."""
     rest, s = NessieRest(nessie_server), ns()
     rest.create_table(s, "t")
     first, status, answer = rest.append(s, "t", None)
@@ -247,9 +237,10 @@ def test_nessie_0_99_ignores_the_no_snapshot_requirement(nessie_server) -> None:
 
 
 def test_nessie_refuses_a_stale_commit_fenced_by_its_commit_hash(nessie_server) -> None:
-    """What a client can do about the bug above: Nessie puts the commit the table was loaded at
-    in its properties (nessie.commit.id), and a commit sent to the prefix `main@<that hash>`
-    is refused when the table changed since, whatever the requirements say."""
+    """The kernel's guard against the bug above (RestCatalog::update_table): Nessie puts the
+    commit the table was loaded at in its properties (nessie.commit.id), and a commit sent to the
+    prefix `main@<that hash>` is refused when the table changed since, whatever the requirements
+    say; a change to another table is no conflict."""
     from urllib.parse import quote
 
     rest, s = NessieRest(nessie_server), ns()
