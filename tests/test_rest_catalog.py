@@ -139,20 +139,122 @@ def test_a_second_kernel_sees_the_same_catalog(tmp_path: Path, rest_server: Rest
         b.close()
 
 
-def test_two_kernels_appending_at_once(tmp_path: Path, rest_server: RestServer) -> None:
-    """Concurrent commits: the loser's 409 is retried by iceberg-rust, so no append is lost."""
+@pytest.mark.parametrize("start", ["empty", "seeded"])
+def test_two_kernels_appending_at_once(tmp_path: Path, rest_server: RestServer, start: str) -> None:
+    """Concurrent commits: the loser's 409 is retried by iceberg-rust, so no append is lost.
+
+    "empty" races the table's very first appends (the commit requires that main does not exist
+    yet, which Nessie 0.99 does not check: the kernel's fence on Nessie's commit hash is what
+    keeps both appends there, see test_nessie_0_99_ignores_the_no_snapshot_requirement);
+    "seeded" races on a table that already has a snapshot (requires main's snapshot id)."""
     a = Kernel(tmp_path / "a", **rest_server.env)
     b = Kernel(tmp_path / "b", **rest_server.env)
     s = ns()
     try:
         a.ok(f"CREATE SCHEMA {s}; CREATE TABLE {s}.t (who STRING, i BIGINT)")
+        seeded = start == "seeded"
+        if seeded:
+            a.ok(f"INSERT INTO {s}.t VALUES ('seed', 0)")
         errors = append_concurrently({"a": a, "b": b}, f"{s}.t", 10)
         assert errors == [], errors
+        want = str(20 + seeded)
         run = a.ok(f"SELECT count(*) AS n, count(DISTINCT who || CAST(i AS VARCHAR)) AS d FROM {s}.t")
-        assert first_row(run) == ["20", "20"], plain(run)
+        assert first_row(run) == [want, want], plain(a.ok(f"SELECT who, i FROM {s}.t ORDER BY who, i"))
     finally:
         a.close()
         b.close()
+
+
+class NessieRest:
+    """Plain-HTTP client for Nessie's Iceberg REST endpoint: commits with hand-written requirements."""
+
+    def __init__(self, nessie_server, prefix: str | None = None) -> None:
+        self.root = nessie_server.iceberg_uri.rstrip("/") + "/v1"
+        status, cfg = self.call("GET", f"{self.root}/config?warehouse={nessie_server.warehouse_name}")
+        assert status == 200, cfg
+        self.prefix = prefix or cfg["defaults"]["prefix"]  # main%7Cwarehouse
+
+    @staticmethod
+    def call(method: str, url: str, body=None):
+        from services._common import http_request
+
+        data = json.dumps(body).encode() if body is not None else None
+        status, _, answer = http_request(url, method=method, data=data,
+                                         headers={"Content-Type": "application/json"}, timeout=60)
+        return status, (json.loads(answer) if answer else None)
+
+    def url(self, path: str, prefix: str | None = None) -> str:
+        return f"{self.root}/{prefix or self.prefix}/{path}"
+
+    def create_table(self, schema: str, table: str) -> None:
+        status, answer = self.call("POST", self.url("namespaces"), {"namespace": [schema]})
+        assert status in (200, 409), answer
+        fields = [{"id": 1, "name": "x", "type": "long", "required": False}]
+        status, answer = self.call("POST", self.url(f"namespaces/{schema}/tables"), {
+            "name": table, "schema": {"type": "struct", "schema-id": 0, "fields": fields},
+            "stage-create": False, "properties": {}})
+        assert status == 200, answer
+
+    def load(self, schema: str, table: str) -> dict:
+        status, answer = self.call("GET", self.url(f"namespaces/{schema}/tables/{table}"))
+        assert status == 200, answer
+        return answer["metadata"]
+
+    def append(self, schema: str, table: str, requires: int | None, prefix: str | None = None):
+        """Commits a new snapshot as main, as a fast append does, requiring main to be at `requires`
+        (None: main must not exist). Nessie does not read the manifest list, so none is written."""
+        sid = int(uuid.uuid4().int % (1 << 62))
+        snapshot = {"snapshot-id": sid, "timestamp-ms": 1, "sequence-number": 1, "schema-id": 0,
+                    "summary": {"operation": "append"},
+                    "manifest-list": f"s3://lakehouse/warehouse/{schema}/{table}/metadata/snap-{sid}.avro"}
+        status, answer = self.call("POST", self.url(f"namespaces/{schema}/tables/{table}", prefix), {
+            "requirements": [{"type": "assert-ref-snapshot-id", "ref": "main", "snapshot-id": requires}],
+            "updates": [{"action": "add-snapshot", "snapshot": snapshot},
+                        {"action": "set-snapshot-ref", "ref-name": "main", "type": "branch", "snapshot-id": sid}]})
+        return sid, status, answer
+
+
+def test_nessie_0_99_ignores_the_no_snapshot_requirement(nessie_server) -> None:
+    """Nessie 0.99 ignores `assert-ref-snapshot-id` with `snapshot-id: null` ("main must not exist
+    yet"), projectnessie/nessie#10062, fixed by projectnessie/nessie#10064 (after 0.99, the newest
+    Nessie our Maven mirror serves): a second commit with that requirement is accepted although
+    main exists, and replaces it, so two kernels' racing first appends could both report success
+    and one vanish. Enforced non-null requirements are shown for contrast. The kernel guards
+    against it by fencing its commits (kernel/src/catalog/rest.rs, next test); when this test
+    fails on a newer Nessie, the fence is still correct, only no longer essential."""
+    rest, s = NessieRest(nessie_server), ns()
+    rest.create_table(s, "t")
+    first, status, answer = rest.append(s, "t", None)
+    assert status == 200, answer
+    second, status, answer = rest.append(s, "t", None)
+    assert status == 200, f"Nessie now enforces assert-ref-snapshot-id null: {answer}"
+    meta = rest.load(s, "t")
+    assert meta["refs"]["main"]["snapshot-id"] == second
+    assert [snap["snapshot-id"] for snap in meta["snapshots"]] == [second]  # `first` is gone
+    # A stale non-null requirement is refused.
+    _, status, answer = rest.append(s, "t", first)
+    assert status == 409 and "snapshot id changed" in answer["error"]["message"], answer
+
+
+def test_nessie_refuses_a_stale_commit_fenced_by_its_commit_hash(nessie_server) -> None:
+    """The kernel's guard against the bug above (RestCatalog::update_table): Nessie puts the
+    commit the table was loaded at in its properties (nessie.commit.id), and a commit sent to the
+    prefix `main@<that hash>` is refused when the table changed since, whatever the requirements
+    say; a change to another table is no conflict."""
+    from urllib.parse import quote
+
+    rest, s = NessieRest(nessie_server), ns()
+    rest.create_table(s, "t")
+    loaded_at = rest.load(s, "t")["properties"]["nessie.commit.id"]
+    fenced = quote(f"main@{loaded_at}|{nessie_server.warehouse_name}", safe="")
+    rest.create_table(s, "other")  # moves main, not t: no conflict for t
+    _, status, answer = rest.append(s, "t", None, prefix=fenced)
+    assert status == 200, answer
+    # A second writer that loaded t at the same commit is refused now, and main keeps the first.
+    winner = rest.load(s, "t")
+    _, status, answer = rest.append(s, "t", None, prefix=fenced)
+    assert status == 409 and "expected content" in answer["error"]["message"], answer
+    assert rest.load(s, "t")["refs"] == winner["refs"]
 
 
 def test_show_settings_names_rest_and_hides_secrets(tmp_path: Path, nessie_server) -> None:

@@ -5,9 +5,13 @@
 //! is tried again on the next one. [`RestCatalog`] wraps the client so that a server that
 //! cannot be reached, or that refuses the credentials, produces an error naming the address
 //! and the setting to fix rather than a bare HTTP error.
+//!
+//! On Nessie, commits are also fenced by the Nessie commit their base was loaded at (see
+//! [`RestCatalog::update_table`]): Nessie 0.99 ignores `assert-ref-snapshot-id` with a null
+//! snapshot id (projectnessie/nessie#10062), so two racing first appends could both win.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use iceberg::table::Table;
@@ -49,10 +53,9 @@ pub async fn open_rest(
     rest: &RestSettings,
     settings: &Settings,
 ) -> std::result::Result<RestCatalog, String> {
-    let inner = RestCatalogBuilder::default()
-        .with_client(http_client()?)
-        .with_storage_factory(Arc::new(OpenDalResolvingStorageFactory::new()))
-        .load(CATALOG_NAME, rest_props(rest, settings))
+    let client = http_client()?;
+    let props = rest_props(rest, settings);
+    let inner = build_client(client.clone(), props.clone())
         .await
         .map_err(|e| {
             format!(
@@ -64,7 +67,36 @@ pub async fn open_rest(
         inner,
         uri: rest.uri.clone(),
         warehouse: rest.warehouse.clone(),
+        client,
+        props,
+        loaded_at: Mutex::new(HashMap::new()),
     })
+}
+
+async fn build_client(
+    client: reqwest_rest::Client,
+    props: HashMap<String, String>,
+) -> Result<iceberg_catalog_rest::RestCatalog> {
+    RestCatalogBuilder::default()
+        .with_client(client)
+        .with_storage_factory(Arc::new(OpenDalResolvingStorageFactory::new()))
+        .load(CATALOG_NAME, props)
+        .await
+}
+
+/// Nessie's catalog prefix `{ref}@{hash}|{warehouse}`, URL-encoded as its `/v1/config` sends
+/// prefixes: a commit sent there is refused (409) when the table changed after `hash`.
+fn fenced_prefix(reference: &str, hash: &str, warehouse: &str) -> String {
+    let raw = format!("{reference}@{hash}|{warehouse}");
+    let mut out = String::with_capacity(raw.len() + 8);
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The HTTP client for the REST catalog: rustls with the system's root certificates (as
@@ -99,9 +131,27 @@ pub struct RestCatalog {
     inner: iceberg_catalog_rest::RestCatalog,
     uri: String,
     warehouse: Option<String>,
+    client: reqwest_rest::Client,
+    props: HashMap<String, String>,
+    /// Per table on a Nessie server: the Nessie reference and commit its latest load saw
+    /// (table properties `nessie.commit.ref`, `nessie.commit.id`).
+    loaded_at: Mutex<HashMap<TableIdent, (String, String)>>,
 }
 
 impl RestCatalog {
+    /// Remembers the Nessie commit `table` was loaded at, when the server is Nessie.
+    fn remember(&self, table: &Table) {
+        let props = table.metadata().properties();
+        if let (Some(r), Some(hash)) = (
+            props.get("nessie.commit.ref"),
+            props.get("nessie.commit.id"),
+        ) {
+            if let Ok(mut map) = self.loaded_at.lock() {
+                map.insert(table.identifier().clone(), (r.clone(), hash.clone()));
+            }
+        }
+    }
+
     /// Adds the server address and the setting to fix to transport and authentication
     /// failures; other errors (not found, conflicts, …) pass through unchanged.
     fn explain(&self, e: Error) -> Error {
@@ -266,10 +316,13 @@ impl Catalog for RestCatalog {
     }
 
     async fn load_table(&self, table: &TableIdent) -> Result<Table> {
-        self.inner
+        let loaded = self
+            .inner
             .load_table(table)
             .await
-            .map_err(|e| self.explain(e))
+            .map_err(|e| self.explain(e))?;
+        self.remember(&loaded);
+        Ok(loaded)
     }
 
     async fn drop_table(&self, table: &TableIdent) -> Result<()> {
@@ -307,11 +360,33 @@ impl Catalog for RestCatalog {
             .map_err(|e| self.explain(e))
     }
 
+    /// On Nessie (with a warehouse named), the commit goes to the prefix
+    /// `{ref}@{hash}|{warehouse}`, `hash` being the Nessie commit the table's latest load saw:
+    /// iceberg-rust's transaction loads the table right before every commit attempt and builds
+    /// the commit on that load, so Nessie then refuses (409, retried by the transaction) a commit
+    /// whose base is stale, whatever its requirements. Nessie 0.99 does not enforce
+    /// `assert-ref-snapshot-id` with a null snapshot id (projectnessie/nessie#10062), which
+    /// otherwise lets a table's racing first appends both succeed and one silently vanish.
     async fn update_table(&self, commit: TableCommit) -> Result<Table> {
-        self.inner
-            .update_table(commit)
-            .await
-            .map_err(|e| self.explain(e))
+        let fence = self
+            .loaded_at
+            .lock()
+            .ok()
+            .and_then(|map| map.get(commit.identifier()).cloned());
+        let result = match (fence, &self.warehouse) {
+            (Some((reference, hash)), Some(warehouse)) => {
+                let mut props = self.props.clone();
+                props.insert("prefix".into(), fenced_prefix(&reference, &hash, warehouse));
+                let fenced = build_client(self.client.clone(), props)
+                    .await
+                    .map_err(|e| self.explain(e))?;
+                fenced.update_table(commit).await
+            }
+            _ => self.inner.update_table(commit).await,
+        };
+        let table = result.map_err(|e| self.explain(e))?;
+        self.remember(&table);
+        Ok(table)
     }
 }
 
@@ -363,6 +438,18 @@ mod tests {
         assert_eq!(p["s3.access-key-id"], "ak");
         assert_eq!(p["s3.path-style-access"], "true");
         assert!(!p.contains_key("warehouse"));
+    }
+
+    #[test]
+    fn the_fenced_prefix_is_encoded_like_nessies_own() {
+        assert_eq!(
+            fenced_prefix("main", "ab12", "warehouse"),
+            "main%40ab12%7Cwarehouse"
+        );
+        assert_eq!(
+            fenced_prefix("dev", "0f", "my wh/1"),
+            "dev%400f%7Cmy%20wh%2F1"
+        );
     }
 
     #[tokio::test]
