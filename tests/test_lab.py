@@ -174,25 +174,28 @@ def _type_in_active_cell(page, text: str) -> None:
     )
 
 
+def _open_notebook_on_the_kernel(lab, page):
+    """Lab's launcher lists the kernelspec under "Notebook"; clicking it opens a notebook on that
+    kernel. Returns the notebook's panel once the kernel is idle."""
+    page.goto(f"{lab.base}/lab?token={lab.token}", wait_until="domcontentloaded", timeout=STEP)
+    tile = page.locator('.jp-LauncherCard[data-category="Notebook"]', has_text=DISPLAY_NAME)
+    tile.first.wait_for(state="visible", timeout=FIRST_KERNEL_START)
+    tile.first.click()
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
+    panel.wait_for(state="visible")
+    page.wait_for_function(
+        """name => { const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+                    const k = p && p.querySelector('.jp-Toolbar-kernelName');
+                    const i = p && p.querySelector('.jp-Notebook-ExecutionIndicator');
+                    return !!k && k.textContent.trim() === name && !!i && i.dataset.status === 'idle'; }""",
+        arg=DISPLAY_NAME, timeout=FIRST_KERNEL_START)
+    return panel
+
+
 def test_lab_runs_sql_and_completes(lab, page, capsys):
     t0 = time.monotonic()
     try:
-        page.goto(f"{lab.base}/lab?token={lab.token}", wait_until="domcontentloaded", timeout=STEP)
-
-        # The launcher lists the kernelspec under "Notebook".
-        tile = page.locator('.jp-LauncherCard[data-category="Notebook"]', has_text=DISPLAY_NAME)
-        tile.first.wait_for(state="visible", timeout=FIRST_KERNEL_START)
-        tile.first.click()
-
-        # A notebook opens on that kernel; wait until the kernel is idle.
-        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-        panel.wait_for(state="visible")
-        page.wait_for_function(
-            """name => { const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-                        const k = p && p.querySelector('.jp-Toolbar-kernelName');
-                        const i = p && p.querySelector('.jp-Notebook-ExecutionIndicator');
-                        return !!k && k.textContent.trim() === name && !!i && i.dataset.status === 'idle'; }""",
-            arg=DISPLAY_NAME, timeout=FIRST_KERNEL_START)
+        panel = _open_notebook_on_the_kernel(lab, page)
         kernels = lab.kernels()
         assert [k["name"] for k in kernels] == ["lakehouse"], kernels
 
@@ -249,18 +252,7 @@ def test_lab_cell_id_reaches_the_snapshot(lab, page):
     """The cellId Lab sends with execute_request is the lineage cell id of the commit, and the
     notebook is the one Lab opened (JPY_SESSION_NAME); see README, "Lineage"."""
     try:
-        page.goto(f"{lab.base}/lab?token={lab.token}", wait_until="domcontentloaded", timeout=STEP)
-        tile = page.locator('.jp-LauncherCard[data-category="Notebook"]', has_text=DISPLAY_NAME)
-        tile.first.wait_for(state="visible", timeout=FIRST_KERNEL_START)
-        tile.first.click()
-        panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-        panel.wait_for(state="visible")
-        page.wait_for_function(
-            """name => { const p = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-                        const k = p && p.querySelector('.jp-Toolbar-kernelName');
-                        const i = p && p.querySelector('.jp-Notebook-ExecutionIndicator');
-                        return !!k && k.textContent.trim() === name && !!i && i.dataset.status === 'idle'; }""",
-            arg=DISPLAY_NAME, timeout=FIRST_KERNEL_START)
+        panel = _open_notebook_on_the_kernel(lab, page)
         _type_in_active_cell(page, "CREATE SCHEMA lab; CREATE TABLE lab.t (x BIGINT); INSERT INTO lab.t VALUES (1)")
         page.keyboard.press("Shift+Enter")
         panel.locator(".jp-Cell").first.locator(".jp-OutputArea-output", has_text="Inserted 1 row").wait_for(
