@@ -78,9 +78,6 @@ impl Completion {
 
 /// Cell magics offered after `%` at the start of a cell, with their usage.
 const MAGICS: &[(&str, &str)] = &[("%%sql", super::magic::MAGICS)];
-/// Options of the `%%sql` line.
-const MAGIC_OPTIONS: &[&str] = &["--chart", "--x", "--y", "--color", "--title"];
-
 /// How long a completion waits for facts it has never fetched when they are all it can
 /// offer (a table's columns after `alias.`, branch names): the first time only.
 const FIRST_FETCH_WAIT: Duration = Duration::from_secs(2);
@@ -88,35 +85,11 @@ const FIRST_FETCH_WAIT: Duration = Duration::from_secs(2);
 /// to offer meanwhile; the fetch goes on, and the next completion has them.
 const EXTRA_FETCH_WAIT: Duration = Duration::from_millis(30);
 
-/// Words of the branch/tag statements after the reference name.
-const REF_GRAMMAR: &[&str] = &[
-    "FROM",
-    "INTO",
-    "TO",
-    "AT",
-    "TIMESTAMP",
-    "LIMIT",
-    "IF",
-    "NOT",
-    "EXISTS",
-    "IN",
-];
-
 /// Keywords the SQL parser knows, plus this kernel's own, shortest first.
 fn keywords() -> &'static [&'static str] {
     static WORDS: OnceLock<Vec<&'static str>> = OnceLock::new();
     WORDS.get_or_init(|| {
-        let own = [
-            "BRANCH",
-            "REFERENCE",
-            "REFERENCES",
-            "ASSIGN",
-            "MERGE",
-            "TAG",
-            "LOG",
-            "PARAMETERS",
-            "SETTINGS",
-        ];
+        let own = super::parser::OWN_KEYWORDS.iter().copied();
         let mut words: Vec<&'static str> = ALL_KEYWORDS.iter().copied().chain(own).collect();
         words.sort_by(|a, b| a.len().cmp(&b.len()).then(a.cmp(b)));
         words.dedup();
@@ -260,7 +233,7 @@ impl SqlEngine {
             Slot::Table => self.complete_table(&a, &mut items),
             Slot::Reference => self.complete_reference(&mut items).await,
             Slot::RefGrammar => {
-                for w in REF_GRAMMAR {
+                for w in super::refs::AFTER_NAME {
                     items.add(w, Form::Keyword, "keyword", None);
                 }
             }
@@ -296,7 +269,7 @@ impl SqlEngine {
             }
             "--title" => {}
             _ => {
-                for o in MAGIC_OPTIONS {
+                for o in super::magic::OPTIONS {
                     items.add(o, Form::Raw, "magic", None);
                 }
             }

@@ -8,6 +8,15 @@ use super::CellError;
 /// The magics there are, for messages.
 pub const MAGICS: &str = "%%sql [--chart bar|line|scatter|area|histogram] [--x COLUMN] [--y COLUMN] [--color COLUMN] [--title TEXT]";
 
+/// The options of `%%sql`, for the parser below and for completion.
+const CHART: &str = "--chart";
+const X: &str = "--x";
+const Y: &str = "--y";
+const COLOR: &str = "--color";
+const TITLE: &str = "--title";
+/// Every option `%%sql` takes.
+pub const OPTIONS: &[&str] = &[CHART, X, Y, COLOR, TITLE];
+
 /// What the magic line asked for.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CellOptions {
@@ -52,7 +61,7 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
                 })
         };
         match flag.as_str() {
-            "--chart" => {
+            CHART => {
                 let k = value("a chart kind")?;
                 kind = Some(ChartKind::parse(&k).ok_or_else(|| {
                     CellError::new(
@@ -64,10 +73,10 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
                     )
                 })?);
             }
-            "--x" => x = Some(value("a column name")?),
-            "--y" => y = Some(value("a column name")?),
-            "--color" => color = Some(value("a column name")?),
-            "--title" => title = Some(value("a title")?),
+            X => x = Some(value("a column name")?),
+            Y => y = Some(value("a column name")?),
+            COLOR => color = Some(value("a column name")?),
+            TITLE => title = Some(value("a title")?),
             other => {
                 return Err(CellError::new(
                     "MagicError",

@@ -70,22 +70,42 @@ DROP BRANCH|TAG [IF EXISTS] name; USE REFERENCE|BRANCH|TAG name [AT hash|[TIMEST
 MERGE BRANCH [name] [INTO branch]; ASSIGN BRANCH|TAG name [TO ref[@hash]]; \
 LIST REFERENCES; SHOW REFERENCE; SHOW LOG [ref] [LIMIT n] (each may end with IN <catalog>)";
 
+/// Whether a statement whose first two words (upper-cased) are `first second` is a
+/// branch/tag statement: the parser, [`parse`] and completion ask the same question.
+pub fn is_ref_head(first: &str, second: &str) -> bool {
+    matches!(
+        (first, second),
+        ("CREATE" | "DROP" | "ASSIGN", "BRANCH" | "TAG")
+            | ("USE", "REFERENCE" | "BRANCH" | "TAG")
+            | ("MERGE", "BRANCH")
+            | ("LIST", "REFERENCES")
+            | ("SHOW", "REFERENCE" | "LOG")
+    )
+}
+
+/// Words that may follow the reference name in [`GRAMMAR`], for completion.
+pub const AFTER_NAME: &[&str] = &[
+    "FROM",
+    "INTO",
+    "TO",
+    "AT",
+    "TIMESTAMP",
+    "LIMIT",
+    "IF",
+    "NOT",
+    "EXISTS",
+    "IN",
+];
+
 /// `None` when `text` is not a branch/tag statement; `Some(Err)` when it starts like one
 /// but is malformed.
 pub fn parse(text: &str) -> Option<Result<RefStatement, String>> {
     let words = tokenize(text);
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
-    let head: Vec<&str> = upper.iter().take(2).map(String::as_str).collect();
-    let is_ref = matches!(
-        head.as_slice(),
-        ["CREATE", "BRANCH" | "TAG"]
-            | ["DROP", "BRANCH" | "TAG"]
-            | ["USE", "REFERENCE" | "BRANCH" | "TAG"]
-            | ["MERGE", "BRANCH"]
-            | ["ASSIGN", "BRANCH" | "TAG"]
-            | ["LIST", "REFERENCES"]
-            | ["SHOW", "REFERENCE" | "LOG"]
-    );
+    let is_ref = match upper.as_slice() {
+        [first, second, ..] => is_ref_head(first, second),
+        _ => false,
+    };
     if !is_ref {
         return None;
     }

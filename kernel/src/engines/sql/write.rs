@@ -41,7 +41,7 @@ use datafusion::sql::sqlparser::ast::{
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 use futures::TryStreamExt;
 use iceberg::arrow::{arrow_schema_to_schema_auto_assign_ids, arrow_type_to_type};
 use iceberg::spec::{
@@ -90,31 +90,30 @@ fn default_properties() -> HashMap<String, String> {
 
 // --- the hooks SqlEngine::execute_piece calls -----------------------------------------------
 
-/// Statements recognised from their first words, before DataFusion parses them (their Spark
-/// clauses do not parse, or DataFusion cannot plan them).
-enum Early {
+/// Statements recognised from their first words (parser::Statement::Write), which
+/// DataFusion does not parse (Spark's clauses) or cannot plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Early {
     Create,
     Alter,
     DropPurge,
 }
 
-/// Runs `CREATE TABLE …`, `ALTER TABLE …` and `DROP TABLE … PURGE`; `None` for any other
-/// statement (DataFusion's path runs it).
+/// Runs `CREATE TABLE …`, `ALTER TABLE …` or `DROP TABLE … PURGE`; `tokens` are the
+/// statement's.
 pub(super) async fn run_early(
     engine: &SqlEngine,
     cell: &str,
     piece: &Piece,
+    tokens: &[TokenWithSpan],
+    kind: Early,
     out: &UnboundedSender<Output>,
-) -> Option<Result<(), CellError>> {
-    let tokens = Tokenizer::new(&GenericDialect {}, &piece.text)
-        .tokenize_with_location()
-        .ok()?;
-    let kind = classify(&tokens)?;
-    Some(match kind {
-        Early::Create => create(engine, cell, piece, &tokens, out).await,
+) -> Result<(), CellError> {
+    match kind {
+        Early::Create => create(engine, cell, piece, tokens, out).await,
         Early::Alter => alter(engine, cell, piece, out).await,
         Early::DropPurge => drop_purge(engine, cell, piece, out).await,
-    })
+    }
 }
 
 fn significant(tokens: &[TokenWithSpan]) -> impl Iterator<Item = (usize, &TokenWithSpan)> {
@@ -131,7 +130,8 @@ fn keyword(t: &Token) -> Option<Keyword> {
     }
 }
 
-fn classify(tokens: &[TokenWithSpan]) -> Option<Early> {
+/// Which write statement `tokens` start, if any.
+pub(super) fn classify(tokens: &[TokenWithSpan]) -> Option<Early> {
     let words: Vec<Option<Keyword>> = significant(tokens)
         .take(4)
         .map(|(_, t)| keyword(&t.token))
