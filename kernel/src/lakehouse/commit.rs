@@ -1,132 +1,30 @@
-//! Iceberg commits that iceberg-rust 0.10 cannot make itself: snapshots that remove data
-//! files (INSERT OVERWRITE, DELETE, CREATE OR REPLACE TABLE … AS SELECT) and schema changes it
-//! has no action for (RENAME COLUMN).
+//! The one commit path of the table operations: a staged snapshot or schema change goes to
+//! the catalog kind the table lives in, a conflict is retried where that cannot lose anyone's
+//! rows, a failure the catalog cannot explain is checked (did the commit land?) before it is
+//! reported, and whatever a failed attempt wrote is deleted again.
 //!
-//! iceberg-rust's `Transaction` only appends, and no code outside the crate can build a
-//! `TableCommit` (its builder and the `TransactionAction` trait are crate-private). So this
-//! module builds the snapshot with iceberg's public writers (manifests, manifest list,
-//! `Snapshot` builder), as iceberg's own `SnapshotProducer` does, and commits the resulting
-//! [`TableUpdate`]s under [`TableRequirement`]s to each catalog kind itself:
+//! iceberg-rust 0.10's `Transaction` can only append, so the snapshots of the other operations
+//! are built by [`super::snapshot`] and committed here to each catalog kind:
 //!
 //! * embedded: what `iceberg-catalog-sql`'s `update_table` does — apply the updates to the
 //!   metadata, write the new metadata file, compare-and-swap the `metadata_location` row in the
 //!   same SQLite database;
-//! * Nessie: [`NessieCatalog::commit_table_updates`] (our crate);
+//! * Nessie: [`NessieCatalog::commit_table_updates`] (our crate), which itself asks Nessie
+//!   whether a commit whose answer was lost landed;
 //! * REST: not supported yet (the REST client's HTTP session and auth are private to
-//!   iceberg-catalog-rest); such statements fail with a clear error and change nothing.
+//!   iceberg-catalog-rest); such operations fail with a clear error and change nothing.
 //!
-//! Every commit asserts the table's UUID and the snapshot `main` pointed at when the statement
-//! read the table, so a concurrent writer makes it fail instead of losing that writer's rows.
 //! A failed commit deletes the files its attempt wrote (unless the outcome is unknown).
 
-use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
-use std::sync::Arc;
 
-use iceberg::spec::{
-    DataContentType, DataFile, FormatVersion, ManifestContentType, ManifestFile,
-    ManifestListWriter, ManifestWriter, ManifestWriterBuilder, Operation, PartitionSpec, SchemaRef,
-    Snapshot, SnapshotReference, SnapshotRetention, SnapshotSummaryCollector, Struct, Summary,
-    TableMetadata, MAIN_BRANCH,
-};
 use iceberg::table::Table;
-use iceberg::{
-    Catalog, Error, ErrorKind, MetadataLocation, TableIdent, TableRequirement, TableUpdate,
-};
+use iceberg::{Catalog, Error, ErrorKind, MetadataLocation, TableIdent, TableUpdate};
 use lakehouse_nessie::{NessieCatalog, NessieError};
 
-use super::{schema_name, CATALOG_NAME};
-
-/// Appends `files` to `table` with iceberg's fast append, retrying a conflicting concurrent
-/// commit (iceberg marks those retryable) after a jittered exponential backoff.
-///
-/// iceberg-rust's `Transaction::commit` retries itself, but its backoff has no jitter: ten
-/// writers that collide retry at the same instants again, one wins per round, and the last
-/// waited 51.7 s. So each attempt here is a single-try transaction (on a copy of the table
-/// whose `commit.retry.num-retries` is 0) and the waits between attempts are drawn at random
-/// ("full jitter") up to the exponential bound the table's `commit.retry.*` properties give;
-/// `commit.retry.num-retries` and `commit.retry.total-timeout-ms` still bound the attempts.
-pub async fn append_with_retries(
-    catalog: &dyn Catalog,
-    table: &Table,
-    files: Vec<DataFile>,
-    summary: std::collections::HashMap<String, String>,
-) -> iceberg::Result<Table> {
-    use iceberg::transaction::{ApplyTransactionAction, Transaction};
-    let props = table.metadata().table_properties()?;
-    let single = single_attempt(table)?;
-    let started = std::time::Instant::now();
-    let total = std::time::Duration::from_millis(props.commit_total_retry_timeout_ms);
-    let mut attempt = 0;
-    loop {
-        let tx = Transaction::new(&single);
-        let tx = tx
-            .fast_append()
-            .set_snapshot_properties(summary.clone())
-            .add_data_files(files.clone())
-            .apply(tx)?;
-        match tx.commit(catalog).await {
-            Err(e) if e.retryable() && attempt < props.commit_num_retries => {
-                let wait = retry_delay(
-                    props.commit_min_retry_wait_ms,
-                    props.commit_max_retry_wait_ms,
-                    attempt,
-                    jitter_fraction(),
-                );
-                if started.elapsed() + wait > total {
-                    return Err(e);
-                }
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
-}
-
-/// `table` with `commit.retry.num-retries` = 0, so a transaction on it tries once (it
-/// reloads the table from the catalog before committing, so nothing else of it is used).
-fn single_attempt(table: &Table) -> iceberg::Result<Table> {
-    let mut props = table.metadata().properties().clone();
-    props.insert("commit.retry.num-retries".to_string(), "0".to_string());
-    let metadata =
-        iceberg::spec::TableMetadataBuilder::new_from_metadata(table.metadata().clone(), None)
-            .set_properties(props)?
-            .build()?
-            .metadata;
-    let mut builder = Table::builder()
-        .metadata(metadata)
-        .identifier(table.identifier().clone())
-        .file_io(table.file_io().clone())
-        .readonly(table.readonly())
-        .runtime(iceberg::Runtime::try_current()?);
-    if let Some(location) = table.metadata_location() {
-        builder = builder.metadata_location(location);
-    }
-    builder.build()
-}
-
-/// The wait before retry `attempt` (0 for the first retry): uniform between `min_ms` and the
-/// exponential bound `min_ms · 2^attempt` (at most `max_ms`), placed by `fraction` in [0, 1).
-pub fn retry_delay(min_ms: u64, max_ms: u64, attempt: usize, fraction: f64) -> std::time::Duration {
-    let bound = (min_ms as f64 * 2f64.powi(attempt.min(40) as i32)).min(max_ms as f64);
-    let low = (min_ms as f64).min(bound);
-    std::time::Duration::from_secs_f64((low + (bound - low) * fraction) / 1000.0)
-}
-
-/// A random number in [0, 1) (from a v4 UUID's random bits: no extra dependency).
-fn jitter_fraction() -> f64 {
-    #[cfg(test)]
-    if NO_JITTER.load(std::sync::atomic::Ordering::Relaxed) {
-        // The measurement in write/tests.rs compares with iceberg's fixed schedule.
-        return 1.0;
-    }
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
-}
-
-/// Tests only: make every wait the exponential bound, as iceberg's own retry does.
-#[cfg(test)]
-pub static NO_JITTER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+use super::snapshot::{self, SnapshotChange, StagedCommit};
+use super::{LakehouseError, TableTarget};
+use crate::catalog::{schema_name, CATALOG_NAME};
 
 /// Where a commit goes: the catalog kinds the kernel opens.
 #[derive(Debug, Clone)]
@@ -137,401 +35,6 @@ pub enum CommitTarget {
     Nessie(NessieCatalog),
     /// An Iceberg REST catalog: no custom commits yet.
     Rest,
-}
-
-/// Which live data files of the current snapshot a new snapshot drops.
-#[derive(Debug, Clone)]
-pub enum Removal {
-    /// None (the snapshot only adds).
-    Nothing,
-    /// Every data file (full overwrite, replace, DELETE without WHERE).
-    All,
-    /// The files at these paths (DELETE).
-    Paths(HashSet<String>),
-    /// Every file of spec `spec_id` whose partition is one of these (dynamic partition
-    /// overwrite, as Spark's `overwritePartitions()`).
-    Partitions {
-        spec_id: i32,
-        partitions: HashSet<Struct>,
-    },
-}
-
-impl Removal {
-    fn removes(&self, spec_id: i32, file: &DataFile) -> bool {
-        match self {
-            Removal::Nothing => false,
-            Removal::All => true,
-            Removal::Paths(p) => p.contains(file.file_path()),
-            Removal::Partitions {
-                spec_id: s,
-                partitions,
-            } => *s == spec_id && partitions.contains(file.partition()),
-        }
-    }
-}
-
-/// A new snapshot: the files it adds and the ones it drops.
-#[derive(Debug, Clone)]
-pub struct SnapshotChange {
-    pub operation: Operation,
-    /// Data files written against the staged metadata's schema and default spec.
-    pub added: Vec<DataFile>,
-    pub removal: Removal,
-    /// Extra snapshot summary properties (the kernel's lineage); the computed counts win.
-    pub properties: HashMap<String, String>,
-}
-
-/// A commit ready to send, and what it wrote (deleted again if it fails).
-#[derive(Debug, Default)]
-pub struct StagedCommit {
-    pub requirements: Vec<TableRequirement>,
-    pub updates: Vec<TableUpdate>,
-    /// Paths of the metadata files written for this commit (manifests, manifest list); the
-    /// new data files are the caller's to delete if the commit fails.
-    pub written: Vec<String>,
-    /// Data files the new snapshot drops, and the rows in them.
-    pub removed_files: usize,
-    pub removed_rows: u64,
-}
-
-/// The metadata `updates` turn `base` into, without committing anything: the table new data
-/// files are written against when a statement also changes the schema or partition spec.
-pub fn stage_metadata(base: &Table, updates: &[TableUpdate]) -> iceberg::Result<Table> {
-    if updates.is_empty() {
-        return Ok(base.clone());
-    }
-    let location = base.metadata_location_result()?.to_string();
-    let mut builder = base.metadata().clone().into_builder(Some(location.clone()));
-    for u in updates.iter().cloned() {
-        builder = u.apply(builder)?;
-    }
-    let metadata = builder.build()?.metadata;
-    Table::builder()
-        .metadata(metadata)
-        .metadata_location(location)
-        .identifier(base.identifier().clone())
-        .file_io(base.file_io().clone())
-        .runtime(iceberg::Runtime::current())
-        .build()
-}
-
-/// Requirements every kernel-built commit carries: the same table, and `main` where it was.
-pub fn base_requirements(base: &TableMetadata) -> Vec<TableRequirement> {
-    vec![
-        TableRequirement::UuidMatch { uuid: base.uuid() },
-        TableRequirement::RefSnapshotIdMatch {
-            r#ref: MAIN_BRANCH.to_string(),
-            snapshot_id: base.current_snapshot_id(),
-        },
-    ]
-}
-
-/// Requirements for a commit that also changes the schema or spec: the ids the staged
-/// metadata assigned must be the ones the catalog assigns.
-pub fn schema_requirements(base: &TableMetadata) -> Vec<TableRequirement> {
-    vec![
-        TableRequirement::CurrentSchemaIdMatch {
-            current_schema_id: base.current_schema_id(),
-        },
-        TableRequirement::LastAssignedFieldIdMatch {
-            last_assigned_field_id: base.last_column_id(),
-        },
-        TableRequirement::DefaultSpecIdMatch {
-            default_spec_id: base.default_partition_spec_id(),
-        },
-        TableRequirement::LastAssignedPartitionIdMatch {
-            last_assigned_partition_id: base.last_partition_id(),
-        },
-    ]
-}
-
-fn new_snapshot_id(meta: &TableMetadata) -> i64 {
-    loop {
-        let (a, b) = uuid::Uuid::new_v4().as_u64_pair();
-        let id = ((a ^ b) & (i64::MAX as u64)) as i64;
-        if id != 0 && meta.snapshot_by_id(id).is_none() {
-            return id;
-        }
-    }
-}
-
-fn manifest_writer(
-    format: FormatVersion,
-    builder: ManifestWriterBuilder,
-) -> iceberg::Result<ManifestWriter> {
-    Ok(match format {
-        FormatVersion::V1 => builder.build_v1(),
-        FormatVersion::V2 => builder.build_v2_data(),
-        FormatVersion::V3 => builder.build_v3_data(),
-    })
-}
-
-/// Builds the snapshot for `change` on top of `base` (the table as the statement read it):
-/// the new data files go into one new manifest; manifests with files to drop are rewritten
-/// with those files marked deleted and the rest kept as existing; untouched manifests are
-/// reused as they are. `pre_updates` (schema, spec, properties) come first in the commit, and
-/// `staged` is `base` with them applied (the table the new files were written for).
-///
-/// Writes the manifests and the manifest list; commits nothing.
-pub async fn stage_snapshot(
-    base: &Table,
-    staged: &Table,
-    change: SnapshotChange,
-    pre_updates: Vec<TableUpdate>,
-) -> iceberg::Result<StagedCommit> {
-    let meta = base.metadata();
-    let new_meta = staged.metadata();
-    let file_io = base.file_io();
-    let format = meta.format_version();
-    let snapshot_id = new_snapshot_id(meta);
-    let commit_uuid = uuid::Uuid::new_v4();
-    let dir = format!("{}/metadata", meta.location());
-    let mut staged_commit = StagedCommit::default();
-    let result = async {
-        let mut summary = SnapshotSummaryCollector::default();
-        let mut manifests: Vec<ManifestFile> = Vec::new();
-        let mut counter = 0u32;
-        let mut next_path = || {
-            counter += 1;
-            format!("{dir}/{commit_uuid}-m{counter}.avro")
-        };
-        if let Some(current) = meta.current_snapshot() {
-            let list = base.manifest_list_reader(current).load().await?;
-            for mf in list.entries() {
-                let keep_as_is = mf.content == ManifestContentType::Deletes
-                    || matches!(change.removal, Removal::Nothing);
-                if keep_as_is {
-                    manifests.push(mf.clone());
-                    continue;
-                }
-                let manifest = mf.load_manifest(file_io).await?;
-                let hit = manifest.entries().iter().any(|e| {
-                    e.is_alive() && change.removal.removes(mf.partition_spec_id, e.data_file())
-                });
-                if !hit {
-                    manifests.push(mf.clone());
-                    continue;
-                }
-                let schema: SchemaRef = manifest.metadata().schema.clone();
-                let spec: PartitionSpec = manifest.metadata().partition_spec.clone();
-                let path = next_path();
-                let builder = ManifestWriterBuilder::new(
-                    file_io.new_output(&path)?,
-                    Some(snapshot_id),
-                    schema.clone(),
-                    spec.clone(),
-                );
-                staged_commit.written.push(path);
-                let mut writer = manifest_writer(format, builder)?;
-                let spec = Arc::new(spec);
-                for e in manifest.entries().iter().filter(|e| e.is_alive()) {
-                    let seq = e.sequence_number().unwrap_or(mf.sequence_number);
-                    let file_seq = e.file_sequence_number.or(Some(seq));
-                    let file = e.data_file().clone();
-                    if change.removal.removes(mf.partition_spec_id, &file) {
-                        summary.remove_file(&file, schema.clone(), spec.clone());
-                        staged_commit.removed_files += 1;
-                        staged_commit.removed_rows += file.record_count();
-                        writer.add_delete_file(file, seq, file_seq)?;
-                    } else {
-                        let snap = e.snapshot_id().unwrap_or(mf.added_snapshot_id);
-                        writer.add_existing_file(file, snap, seq, file_seq)?;
-                    }
-                }
-                manifests.push(writer.write_manifest_file().await?);
-            }
-        }
-        if !change.added.is_empty() {
-            let path = next_path();
-            let builder = ManifestWriterBuilder::new(
-                file_io.new_output(&path)?,
-                Some(snapshot_id),
-                new_meta.current_schema().clone(),
-                new_meta.default_partition_spec().as_ref().clone(),
-            );
-            staged_commit.written.push(path);
-            let mut writer = manifest_writer(format, builder)?;
-            for file in &change.added {
-                if file.content_type() != DataContentType::Data {
-                    return Err(Error::new(
-                        ErrorKind::DataInvalid,
-                        "only data files can be added by this commit",
-                    ));
-                }
-                summary.add_file(
-                    file,
-                    new_meta.current_schema().clone(),
-                    new_meta.default_partition_spec().clone(),
-                );
-                // A negative sequence number leaves it to be inherited from the manifest
-                // list (v2+), as iceberg's own fast append does.
-                writer.add_file(file.clone(), -1)?;
-            }
-            manifests.push(writer.write_manifest_file().await?);
-        }
-
-        let mut props = change.properties.clone();
-        props.extend(summary.build());
-        add_totals(
-            &mut props,
-            meta.current_snapshot()
-                .map(|s| &s.summary().additional_properties),
-        );
-        let summary = Summary {
-            operation: change.operation.clone(),
-            additional_properties: props,
-        };
-
-        let list_path = format!("{dir}/snap-{snapshot_id}-0-{commit_uuid}.avro");
-        let next_seq = meta.next_sequence_number();
-        let first_row_id = meta.next_row_id();
-        let out = file_io.new_output(&list_path)?.writer().await?;
-        staged_commit.written.push(list_path.clone());
-        let parent = meta.current_snapshot_id();
-        let mut list = match format {
-            FormatVersion::V1 => ManifestListWriter::v1(out, snapshot_id, parent),
-            FormatVersion::V2 => ManifestListWriter::v2(out, snapshot_id, parent, next_seq),
-            FormatVersion::V3 => {
-                ManifestListWriter::v3(out, snapshot_id, parent, next_seq, Some(first_row_id))
-            }
-        };
-        list.add_manifests(manifests.into_iter())?;
-        let next_row_id = list.next_row_id();
-        list.close().await?;
-
-        let builder = Snapshot::builder()
-            .with_manifest_list(list_path)
-            .with_snapshot_id(snapshot_id)
-            .with_parent_snapshot_id(parent)
-            .with_sequence_number(next_seq)
-            .with_summary(summary)
-            .with_schema_id(new_meta.current_schema_id())
-            .with_timestamp_ms(chrono::Utc::now().timestamp_millis());
-        let snapshot = match next_row_id {
-            Some(next) => builder
-                .with_row_range(first_row_id, next - first_row_id)
-                .build(),
-            None => builder.build(),
-        };
-        Ok(snapshot)
-    }
-    .await;
-    let snapshot = match result {
-        Ok(s) => s,
-        Err(e) => {
-            delete_quietly(file_io, &staged_commit.written).await;
-            return Err(e);
-        }
-    };
-    let has_pre = !pre_updates.is_empty();
-    staged_commit.updates = pre_updates;
-    staged_commit
-        .updates
-        .push(TableUpdate::AddSnapshot { snapshot });
-    staged_commit.updates.push(TableUpdate::SetSnapshotRef {
-        ref_name: MAIN_BRANCH.to_string(),
-        reference: SnapshotReference::new(snapshot_id, SnapshotRetention::branch(None, None, None)),
-    });
-    staged_commit.requirements = base_requirements(meta);
-    if has_pre {
-        staged_commit.requirements.extend(schema_requirements(meta));
-    }
-    Ok(staged_commit)
-}
-
-/// True when `fresh` is `base` plus only appends (same schema and spec) none of whose files
-/// `removal` would drop: a change staged on `base` can then be staged again on `fresh`
-/// without undoing anyone's rows (a dynamic overwrite of other partitions).
-pub async fn only_disjoint_appends(base: &Table, fresh: &Table, removal: &Removal) -> bool {
-    let (b, f) = (base.metadata(), fresh.metadata());
-    if b.uuid() != f.uuid()
-        || b.current_schema_id() != f.current_schema_id()
-        || b.default_partition_spec_id() != f.default_partition_spec_id()
-    {
-        return false;
-    }
-    let stop = b.current_snapshot_id();
-    let mut new = vec![];
-    let mut at = f.current_snapshot();
-    loop {
-        match at {
-            Some(s) if Some(s.snapshot_id()) == stop => break,
-            Some(s) => {
-                if s.summary().operation != Operation::Append {
-                    return false;
-                }
-                new.push(s.clone());
-                at = s.parent_snapshot_id().and_then(|p| f.snapshot_by_id(p));
-            }
-            // Reached the first snapshot: fine only if `base` had none.
-            None if stop.is_none() => break,
-            None => return false,
-        }
-    }
-    if new.is_empty() {
-        return false;
-    }
-    for s in &new {
-        let Ok(list) = fresh.manifest_list_reader(s).load().await else {
-            return false;
-        };
-        for mf in list.entries() {
-            if mf.added_snapshot_id != s.snapshot_id() || mf.content != ManifestContentType::Data {
-                continue;
-            }
-            let Ok(m) = mf.load_manifest(fresh.file_io()).await else {
-                return false;
-            };
-            let hit = m.entries().iter().any(|e| {
-                e.status() == iceberg::spec::ManifestStatus::Added
-                    && removal.removes(mf.partition_spec_id, e.data_file())
-            });
-            if hit {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-/// Sets the `total-*` summary properties from the previous snapshot's and this one's
-/// `added-*` / `deleted-*` counts (iceberg's own helper for this is crate-private).
-fn add_totals(props: &mut HashMap<String, String>, previous: Option<&HashMap<String, String>>) {
-    const TOTALS: [(&str, &str, &str); 6] = [
-        ("total-data-files", "added-data-files", "deleted-data-files"),
-        (
-            "total-delete-files",
-            "added-delete-files",
-            "removed-delete-files",
-        ),
-        ("total-records", "added-records", "deleted-records"),
-        ("total-files-size", "added-files-size", "removed-files-size"),
-        (
-            "total-position-deletes",
-            "added-position-deletes",
-            "removed-position-deletes",
-        ),
-        (
-            "total-equality-deletes",
-            "added-equality-deletes",
-            "removed-equality-deletes",
-        ),
-    ];
-    let get = |m: &HashMap<String, String>, k: &str| -> Option<u64> {
-        m.get(k).and_then(|v| v.parse().ok())
-    };
-    for (total, added, removed) in TOTALS {
-        let before = match previous {
-            None => Some(0),
-            // A previous snapshot without the total (written by an older writer): unknown.
-            Some(p) => get(p, total),
-        };
-        if let Some(before) = before {
-            let value = (before + get(props, added).unwrap_or(0))
-                .saturating_sub(get(props, removed).unwrap_or(0));
-            props.insert(total.to_string(), value.to_string());
-        }
-    }
 }
 
 /// Deletes files a failed statement wrote; failures are only logged (they are orphans, not
@@ -707,29 +210,81 @@ fn changed_meanwhile(ident: &TableIdent, e: Error) -> Error {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl TableTarget {
+    /// Commits `staged` (see [`commit`]).
+    pub async fn commit(&self, base: &Table, staged: StagedCommit) -> Result<(), LakehouseError> {
+        self.commit_raw(base, staged)
+            .await
+            .map_err(|failure| LakehouseError::Commit {
+                table: self.name.clone(),
+                failure,
+            })
+    }
 
-    #[test]
-    fn totals_add_and_subtract() {
-        let prev = HashMap::from([
-            ("total-records".to_string(), "10".to_string()),
-            ("total-data-files".to_string(), "2".to_string()),
-        ]);
-        let mut props = HashMap::from([
-            ("added-records".to_string(), "3".to_string()),
-            ("deleted-records".to_string(), "4".to_string()),
-            ("deleted-data-files".to_string(), "1".to_string()),
-        ]);
-        add_totals(&mut props, Some(&prev));
-        assert_eq!(props["total-records"], "9");
-        assert_eq!(props["total-data-files"], "1");
-        // Unknown before (older writer): not made up.
-        assert!(!props.contains_key("total-files-size"));
-        let mut first = HashMap::from([("added-records".to_string(), "5".to_string())]);
-        add_totals(&mut first, None);
-        assert_eq!(first["total-records"], "5");
-        assert_eq!(first["total-files-size"], "0");
+    async fn commit_raw(&self, base: &Table, staged: StagedCommit) -> Result<(), CommitFailure> {
+        commit(&self.commit, self.catalog.as_ref(), base, staged).await
+    }
+
+    /// Stages `change` on `base` (after the `pre` updates; `staged_table` is the metadata the
+    /// new files were written for, `base` itself when `None`) and commits it. With
+    /// `retry_appends`, a conflict caused only by appends whose files the change does not drop
+    /// is retried on the new table state (up to 3 attempts), so INSERT INTOs into other
+    /// partitions do not fail a dynamic overwrite. On failure the new data files are deleted
+    /// (unless the outcome is unknown). Returns the data files and rows the new snapshot
+    /// dropped.
+    pub async fn commit_change(
+        &self,
+        base: Table,
+        staged_table: Option<Table>,
+        change: SnapshotChange,
+        pre: Vec<TableUpdate>,
+        retry_appends: bool,
+    ) -> Result<(usize, u64), LakehouseError> {
+        const ATTEMPTS: usize = 3;
+        let data: Vec<String> = change
+            .added
+            .iter()
+            .map(|f| f.file_path().to_string())
+            .collect();
+        let file_io = base.file_io().clone();
+        let mut base = base;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let on = staged_table.clone().unwrap_or_else(|| base.clone());
+            let staged =
+                match snapshot::stage_snapshot(&base, &on, change.clone(), pre.clone()).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        delete_quietly(&file_io, &data).await;
+                        return Err(LakehouseError::iceberg(
+                            format!("cannot write to {}", self.name),
+                            e,
+                        ));
+                    }
+                };
+            let counts = (staged.removed_files, staged.removed_rows);
+            let failure = match self.commit_raw(&base, staged).await {
+                Ok(()) => return Ok(counts),
+                Err(f) => f,
+            };
+            let conflict =
+                !failure.state_unknown && failure.error.kind() == ErrorKind::CatalogCommitConflicts;
+            if retry_appends && conflict && attempt < ATTEMPTS {
+                if let Ok(fresh) = self.catalog.load_table(&self.ident).await {
+                    if snapshot::only_disjoint_appends(&base, &fresh, &change.removal).await {
+                        base = fresh;
+                        continue;
+                    }
+                }
+            }
+            if !failure.state_unknown {
+                delete_quietly(&file_io, &data).await;
+            }
+            return Err(LakehouseError::Commit {
+                table: self.name.clone(),
+                failure,
+            });
+        }
     }
 }
