@@ -43,7 +43,7 @@ use crate::lakehouse::{CommitTarget, LakehouseError, TableTarget};
 use crate::lineage::CommitLineage;
 use alter::{alter, drop_purge};
 use create::create;
-pub(super) use create::{create_planned, CreateClauses};
+pub(super) use create::create_planned;
 
 /// The Nessie commit extras (author, properties) for `lineage`.
 pub(super) fn nessie_extra(lineage: &CommitLineage) -> lakehouse_nessie::CommitExtra {
