@@ -8,6 +8,7 @@ pub mod config;
 pub mod engines;
 pub mod front;
 pub mod install;
+pub mod lakehouse;
 pub mod limits;
 pub mod lineage;
 pub mod logging;

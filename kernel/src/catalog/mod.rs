@@ -6,7 +6,6 @@
 //! stale after DDL (see PITFALLS.md). Ours keep a listing that is refreshed before each
 //! statement that names tables, and load tables from the catalog on every lookup.
 
-pub mod commit;
 mod embedded;
 mod metadata;
 mod metatables;

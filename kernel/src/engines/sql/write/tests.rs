@@ -1,4 +1,5 @@
-//! The write path on the embedded catalog, through a real `SqlEngine` on a temp folder.
+//! The write statements on the embedded catalog, through a real `SqlEngine` on a temp folder
+//! (the table operations themselves are tested from plain Rust in `crate::lakehouse`).
 
 use datafusion::arrow::util::display::array_value_to_string;
 use futures::TryStreamExt;
@@ -7,7 +8,7 @@ use iceberg::spec::Transform;
 use super::super::tests_support::{engine, run, tempdir};
 use super::super::{CellError, Output, SqlEngine};
 use crate::catalog;
-use crate::catalog::commit::{self, CommitTarget, Removal, SnapshotChange};
+use crate::lakehouse;
 
 async fn ok(e: &SqlEngine, sql: &str) -> Vec<String> {
     let (outs, r) = run(e, sql).await;
@@ -472,51 +473,6 @@ async fn bad_writes_name_the_problem_and_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_commit_fails_cleanly() {
-    let dir = tempdir("conflict");
-    let e = engine(&dir).await;
-    ok(&e, "CREATE TABLE c (a INT)").await;
-    ok(&e, "INSERT INTO c VALUES (1), (2)").await;
-    let base = table(&e, "default", "c").await;
-    let change = SnapshotChange {
-        operation: iceberg::spec::Operation::Delete,
-        added: vec![],
-        removal: Removal::All,
-        properties: Default::default(),
-    };
-    let staged = commit::stage_snapshot(&base, &base, change, vec![])
-        .await
-        .unwrap();
-    let written = staged.written.clone();
-    assert!(!written.is_empty());
-    // Another writer commits first.
-    ok(&e, "INSERT INTO c VALUES (3)").await;
-    let target = CommitTarget::Embedded {
-        db_uri: catalog::embedded_db_uri(e.settings()),
-    };
-    let failure = commit::commit(&target, e.catalog.iceberg().as_ref(), &base, staged)
-        .await
-        .unwrap_err();
-    assert!(!failure.state_unknown);
-    assert!(
-        failure
-            .error
-            .message()
-            .contains("changed while this statement ran"),
-        "{}",
-        failure.error
-    );
-    for p in &written {
-        assert!(!base.file_io().exists(p).await.unwrap(), "{p} left behind");
-    }
-    assert_eq!(
-        rows(&e, "SELECT count(*) FROM c").await,
-        vec![vec!["3".to_string()]]
-    );
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_purge_and_alter_columns() {
     let dir = tempdir("ddl");
     let e = engine(&dir).await;
@@ -578,7 +534,7 @@ fn spark_clauses_are_cut_out_exactly() {
     let tokens = Tokenizer::new(&GenericDialect {}, sql)
         .tokenize_with_location()
         .unwrap();
-    let c = super::split_create(sql, &tokens).unwrap();
+    let c = super::create::split_create(sql, &tokens).unwrap();
     assert_eq!(c.using.as_deref(), Some("iceberg"));
     assert_eq!(c.partitioned_by, vec!["days(ts)", "bucket(16, id)"]);
     assert_eq!(
@@ -594,65 +550,10 @@ fn spark_clauses_are_cut_out_exactly() {
         "CREATE OR REPLACE TABLE demo.t (id BIGINT, `note` STRING) AS SELECT 'a''b' AS note"
     );
     assert_eq!(
-        super::partition_item("truncate(s, 4)").unwrap(),
+        super::create::partition_item("truncate(s, 4)").unwrap(),
         ("s".to_string(), Transform::Truncate(4))
     );
-    assert!(super::partition_item("bucket(id)").is_err());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overwrite_is_retried_after_appends_to_other_partitions_only() {
-    let dir = tempdir("retry");
-    let e = engine(&dir).await;
-    ok(&e, "CREATE TABLE r (k INT, v INT) PARTITIONED BY (k)").await;
-    ok(&e, "INSERT INTO r VALUES (1, 1)").await;
-    let base = table(&e, "default", "r").await;
-    let tasks: Vec<_> = base
-        .scan()
-        .build()
-        .unwrap()
-        .plan_files()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let p1 = tasks[0].partition.clone().unwrap();
-    let removal = Removal::Partitions {
-        spec_id: base.metadata().default_partition_spec_id(),
-        partitions: [p1].into_iter().collect(),
-    };
-    // Another writer appends to partition k=2 meanwhile.
-    ok(&e, "INSERT INTO r VALUES (2, 2)").await;
-    let fresh = table(&e, "default", "r").await;
-    assert!(commit::only_disjoint_appends(&base, &fresh, &removal).await);
-    assert!(!commit::only_disjoint_appends(&base, &fresh, &Removal::All).await);
-    // The overwrite of k=1 staged on the old state commits after one retry.
-    let target =
-        super::WriteTarget::resolve(&e, &datafusion::common::TableReference::bare("r")).unwrap();
-    let change = SnapshotChange {
-        operation: iceberg::spec::Operation::Overwrite,
-        added: vec![],
-        removal: removal.clone(),
-        properties: Default::default(),
-    };
-    super::commit_change(&target, base.clone(), None, change.clone(), vec![], true)
-        .await
-        .unwrap();
-    assert_eq!(flat(rows(&e, "SELECT k, v FROM r").await), vec!["2|2"]);
-    // An append into the overwritten partition is a conflict, not a lost row.
-    ok(&e, "INSERT INTO r VALUES (1, 5)").await;
-    let stale = table(&e, "default", "r").await;
-    ok(&e, "INSERT INTO r VALUES (1, 6)").await;
-    let x = super::commit_change(&target, stale, None, change, vec![], true)
-        .await
-        .unwrap_err();
-    assert_eq!(x.ename, "CommitConflict", "{x:?}");
-    assert_eq!(
-        rows(&e, "SELECT count(*) FROM r").await,
-        vec![vec!["3".to_string()]]
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+    assert!(super::create::partition_item("bucket(id)").is_err());
 }
 
 /// Every file under `dir`, relative to it.
@@ -778,7 +679,7 @@ async fn commit_latency_of_8_concurrent_writers() {
     const WRITERS: usize = 8;
     const ROUNDS: usize = 5;
     for jitter in [false, true] {
-        commit::NO_JITTER.store(!jitter, Ordering::Relaxed);
+        lakehouse::NO_JITTER.store(!jitter, Ordering::Relaxed);
         let dir = tempdir(&format!("latency-{jitter}"));
         let first = engine(&dir).await;
         ok(&first, "CREATE TABLE w (a INT)").await;
@@ -820,5 +721,75 @@ async fn commit_latency_of_8_concurrent_writers() {
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
-    commit::NO_JITTER.store(false, Ordering::Relaxed);
+    lakehouse::NO_JITTER.store(false, Ordering::Relaxed);
+}
+
+/// The one mapping from the table operations' errors to the cell's: the names and messages
+/// the SQL statements gave before the operations moved to `crate::lakehouse`.
+#[test]
+fn operation_errors_keep_their_names_and_messages() {
+    use crate::lakehouse::{CommitFailure, LakehouseError as L};
+    use iceberg::ErrorKind;
+    let commit = |kind, state_unknown| L::Commit {
+        table: "default.r".into(),
+        failure: CommitFailure {
+            error: iceberg::Error::new(kind, "it moved"),
+            state_unknown,
+        },
+    };
+    let conflict = commit(ErrorKind::CatalogCommitConflicts, false);
+    assert_eq!(super::ename(&conflict), "CommitConflict");
+    assert_eq!(conflict.to_string(), "cannot commit to default.r: it moved");
+    let unsupported = commit(ErrorKind::FeatureUnsupported, false);
+    assert_eq!(super::ename(&unsupported), "NotSupported");
+    let unknown = commit(ErrorKind::Unexpected, true);
+    assert_eq!(super::ename(&unknown), "CatalogError");
+    assert_eq!(
+        unknown.to_string(),
+        "cannot commit to default.r: it moved — the catalog could not say whether the commit \
+         landed; check the table's history ($snapshots) before running the statement again"
+    );
+    let iceberg = L::iceberg(
+        "cannot load table default.t",
+        iceberg::Error::new(ErrorKind::Unexpected, "down"),
+    );
+    assert_eq!(super::ename(&iceberg), "CatalogError");
+    assert_eq!(
+        iceberg.to_string(),
+        format!(
+            "cannot load table default.t: {}",
+            iceberg::Error::new(ErrorKind::Unexpected, "down")
+        )
+    );
+    for (e, ename) in [
+        (L::InvalidName("x".into()), "NameError"),
+        (L::Partition("x".into()), "PartitionError"),
+        (L::UnstorableType("x".into()), "TypeError"),
+        (
+            L::ColumnNotFound {
+                table: "t".into(),
+                column: "c".into(),
+                columns: "a".into(),
+            },
+            "ColumnNotFound",
+        ),
+        (
+            L::RestCannotCommit {
+                what: "DELETE".into(),
+                table: "t".into(),
+            },
+            "NotSupported",
+        ),
+        (L::TableExists { table: "t".into() }, "CatalogError"),
+    ] {
+        assert_eq!(super::ename(&e), ename, "{e}");
+    }
+    assert_eq!(
+        L::TableExists {
+            table: "default.t".into()
+        }
+        .to_string(),
+        "table default.t already exists; use CREATE TABLE IF NOT EXISTS to skip it, CREATE OR \
+         REPLACE TABLE to replace it, or DROP TABLE default.t first"
+    );
 }

@@ -1,26 +1,17 @@
-//! Iceberg commits that iceberg-rust 0.10 cannot make itself: snapshots that remove data
-//! files (INSERT OVERWRITE, DELETE, CREATE OR REPLACE TABLE … AS SELECT) and schema changes it
-//! has no action for (RENAME COLUMN).
+//! Building a new Iceberg snapshot by hand: the manifests, manifest list and summary of a
+//! snapshot that adds and drops data files (INSERT OVERWRITE, DELETE, CREATE OR REPLACE TABLE)
+//! or only records a new schema (ALTER TABLE).
 //!
 //! iceberg-rust's `Transaction` only appends, and no code outside the crate can build a
 //! `TableCommit` (its builder and the `TransactionAction` trait are crate-private). So this
 //! module builds the snapshot with iceberg's public writers (manifests, manifest list,
-//! `Snapshot` builder), as iceberg's own `SnapshotProducer` does, and commits the resulting
-//! [`TableUpdate`]s under [`TableRequirement`]s to each catalog kind itself:
-//!
-//! * embedded: what `iceberg-catalog-sql`'s `update_table` does — apply the updates to the
-//!   metadata, write the new metadata file, compare-and-swap the `metadata_location` row in the
-//!   same SQLite database;
-//! * Nessie: [`NessieCatalog::commit_table_updates`] (our crate);
-//! * REST: not supported yet (the REST client's HTTP session and auth are private to
-//!   iceberg-catalog-rest); such statements fail with a clear error and change nothing.
+//! `Snapshot` builder), as iceberg's own `SnapshotProducer` does, and returns the resulting
+//! [`TableUpdate`]s under [`TableRequirement`]s for [`super::commit`] to send.
 //!
 //! Every commit asserts the table's UUID and the snapshot `main` pointed at when the statement
 //! read the table, so a concurrent writer makes it fail instead of losing that writer's rows.
-//! A failed commit deletes the files its attempt wrote (unless the outcome is unknown).
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::sync::Arc;
 
 use iceberg::spec::{
@@ -30,114 +21,9 @@ use iceberg::spec::{
     TableMetadata, MAIN_BRANCH,
 };
 use iceberg::table::Table;
-use iceberg::{
-    Catalog, Error, ErrorKind, MetadataLocation, TableIdent, TableRequirement, TableUpdate,
-};
-use lakehouse_nessie::{NessieCatalog, NessieError};
+use iceberg::{Error, ErrorKind, TableRequirement, TableUpdate};
 
-use super::{schema_name, CATALOG_NAME};
-
-/// Appends `files` to `table` with iceberg's fast append, retrying a conflicting concurrent
-/// commit (iceberg marks those retryable) after a jittered exponential backoff.
-///
-/// iceberg-rust's `Transaction::commit` retries itself, but its backoff has no jitter: ten
-/// writers that collide retry at the same instants again, one wins per round, and the last
-/// waited 51.7 s. So each attempt here is a single-try transaction (on a copy of the table
-/// whose `commit.retry.num-retries` is 0) and the waits between attempts are drawn at random
-/// ("full jitter") up to the exponential bound the table's `commit.retry.*` properties give;
-/// `commit.retry.num-retries` and `commit.retry.total-timeout-ms` still bound the attempts.
-pub async fn append_with_retries(
-    catalog: &dyn Catalog,
-    table: &Table,
-    files: Vec<DataFile>,
-    summary: std::collections::HashMap<String, String>,
-) -> iceberg::Result<Table> {
-    use iceberg::transaction::{ApplyTransactionAction, Transaction};
-    let props = table.metadata().table_properties()?;
-    let single = single_attempt(table)?;
-    let started = std::time::Instant::now();
-    let total = std::time::Duration::from_millis(props.commit_total_retry_timeout_ms);
-    let mut attempt = 0;
-    loop {
-        let tx = Transaction::new(&single);
-        let tx = tx
-            .fast_append()
-            .set_snapshot_properties(summary.clone())
-            .add_data_files(files.clone())
-            .apply(tx)?;
-        match tx.commit(catalog).await {
-            Err(e) if e.retryable() && attempt < props.commit_num_retries => {
-                let wait = retry_delay(
-                    props.commit_min_retry_wait_ms,
-                    props.commit_max_retry_wait_ms,
-                    attempt,
-                    jitter_fraction(),
-                );
-                if started.elapsed() + wait > total {
-                    return Err(e);
-                }
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            result => return result,
-        }
-    }
-}
-
-/// `table` with `commit.retry.num-retries` = 0, so a transaction on it tries once (it
-/// reloads the table from the catalog before committing, so nothing else of it is used).
-fn single_attempt(table: &Table) -> iceberg::Result<Table> {
-    let mut props = table.metadata().properties().clone();
-    props.insert("commit.retry.num-retries".to_string(), "0".to_string());
-    let metadata =
-        iceberg::spec::TableMetadataBuilder::new_from_metadata(table.metadata().clone(), None)
-            .set_properties(props)?
-            .build()?
-            .metadata;
-    let mut builder = Table::builder()
-        .metadata(metadata)
-        .identifier(table.identifier().clone())
-        .file_io(table.file_io().clone())
-        .readonly(table.readonly())
-        .runtime(iceberg::Runtime::try_current()?);
-    if let Some(location) = table.metadata_location() {
-        builder = builder.metadata_location(location);
-    }
-    builder.build()
-}
-
-/// The wait before retry `attempt` (0 for the first retry): uniform between `min_ms` and the
-/// exponential bound `min_ms · 2^attempt` (at most `max_ms`), placed by `fraction` in [0, 1).
-pub fn retry_delay(min_ms: u64, max_ms: u64, attempt: usize, fraction: f64) -> std::time::Duration {
-    let bound = (min_ms as f64 * 2f64.powi(attempt.min(40) as i32)).min(max_ms as f64);
-    let low = (min_ms as f64).min(bound);
-    std::time::Duration::from_secs_f64((low + (bound - low) * fraction) / 1000.0)
-}
-
-/// A random number in [0, 1) (from a v4 UUID's random bits: no extra dependency).
-fn jitter_fraction() -> f64 {
-    #[cfg(test)]
-    if NO_JITTER.load(std::sync::atomic::Ordering::Relaxed) {
-        // The measurement in write/tests.rs compares with iceberg's fixed schedule.
-        return 1.0;
-    }
-    (uuid::Uuid::new_v4().as_u128() >> 75) as f64 / (1u64 << 53) as f64
-}
-
-/// Tests only: make every wait the exponential bound, as iceberg's own retry does.
-#[cfg(test)]
-pub static NO_JITTER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Where a commit goes: the catalog kinds the kernel opens.
-#[derive(Debug, Clone)]
-pub enum CommitTarget {
-    /// The embedded SQL catalog on this SQLite database (`sqlite://…` URI).
-    Embedded { db_uri: String },
-    /// A Nessie catalog on its reference.
-    Nessie(NessieCatalog),
-    /// An Iceberg REST catalog: no custom commits yet.
-    Rest,
-}
+use super::commit::delete_quietly;
 
 /// Which live data files of the current snapshot a new snapshot drops.
 #[derive(Debug, Clone)]
@@ -532,179 +418,6 @@ fn add_totals(props: &mut HashMap<String, String>, previous: Option<&HashMap<Str
             props.insert(total.to_string(), value.to_string());
         }
     }
-}
-
-/// Deletes files a failed statement wrote; failures are only logged (they are orphans, not
-/// part of any snapshot).
-pub async fn delete_quietly(file_io: &iceberg::io::FileIO, paths: &[String]) {
-    for p in paths {
-        if let Err(e) = file_io.delete(p).await {
-            log::warn!("cannot delete {p} after a failed commit: {e}");
-        }
-    }
-}
-
-/// Why a commit failed.
-#[derive(Debug)]
-pub struct CommitFailure {
-    pub error: Error,
-    /// The catalog could not say whether the commit landed: nothing was cleaned up.
-    pub state_unknown: bool,
-}
-
-impl From<Error> for CommitFailure {
-    fn from(error: Error) -> Self {
-        CommitFailure {
-            error,
-            state_unknown: false,
-        }
-    }
-}
-
-/// Commits `staged` to table `ident`. On a definite failure the metadata files it wrote are
-/// deleted (the caller deletes its data files); the table stays as it was.
-///
-/// `catalog` is the session's catalog on the same reference as `target` (used to read the
-/// table's current metadata for the embedded catalog).
-pub async fn commit(
-    target: &CommitTarget,
-    catalog: &dyn Catalog,
-    base: &Table,
-    staged: StagedCommit,
-) -> Result<(), CommitFailure> {
-    let ident = base.identifier().clone();
-    let result = match target {
-        CommitTarget::Embedded { db_uri } => {
-            commit_embedded(db_uri, catalog, &ident, &staged).await
-        }
-        CommitTarget::Nessie(nessie) => nessie
-            .commit_table_updates(
-                ident.clone(),
-                staged.requirements.clone(),
-                staged.updates.clone(),
-            )
-            .await
-            .map(|_| ())
-            .map_err(|e| {
-                let state_unknown = matches!(e, NessieError::CommitStateUnknown { .. });
-                CommitFailure {
-                    error: e.into(),
-                    state_unknown,
-                }
-            }),
-        CommitTarget::Rest => Err(Error::new(
-            ErrorKind::FeatureUnsupported,
-            "this statement needs a commit that iceberg-rust 0.10's REST client cannot send \
-             (it only appends); use the embedded or the Nessie catalog for INSERT OVERWRITE, \
-             DELETE, CREATE OR REPLACE TABLE and RENAME COLUMN",
-        )
-        .into()),
-    };
-    if let Err(f) = &result {
-        if !f.state_unknown {
-            delete_quietly(base.file_io(), &staged.written).await;
-        }
-    }
-    result
-}
-
-/// `iceberg-catalog-sql`'s `update_table`, with our requirements and updates: check the
-/// requirements on the current metadata, write the next metadata file, and swap the
-/// catalog row only if it still points at the metadata we read.
-async fn commit_embedded(
-    db_uri: &str,
-    catalog: &dyn Catalog,
-    ident: &TableIdent,
-    staged: &StagedCommit,
-) -> Result<(), CommitFailure> {
-    let table = catalog.load_table(ident).await?;
-    let current_location = table.metadata_location_result()?.to_string();
-    let current = table.metadata();
-    for r in &staged.requirements {
-        r.check(Some(current))
-            .map_err(|e| changed_meanwhile(ident, e))?;
-    }
-    let mut builder = current.clone().into_builder(Some(current_location.clone()));
-    for u in staged.updates.iter().cloned() {
-        builder = u.apply(builder)?;
-    }
-    let new_metadata = builder.build()?.metadata;
-    let new_location = match MetadataLocation::from_str(&current_location) {
-        Ok(l) => l.with_next_version().with_new_metadata(&new_metadata),
-        Err(_) => MetadataLocation::new_with_metadata(new_metadata.location(), &new_metadata),
-    };
-    new_metadata
-        .write_to(table.file_io(), &new_location)
-        .await?;
-    let new_location = new_location.to_string();
-    let swapped = swap_location(db_uri, ident, &current_location, &new_location).await;
-    match swapped {
-        Ok(true) => Ok(()),
-        Ok(false) => {
-            delete_quietly(table.file_io(), std::slice::from_ref(&new_location)).await;
-            Err(changed_meanwhile(
-                ident,
-                Error::new(
-                    ErrorKind::CatalogCommitConflicts,
-                    "its metadata location changed",
-                ),
-            )
-            .into())
-        }
-        Err(e) => {
-            // SQLite applies an UPDATE entirely or not at all: a failed one changed nothing.
-            delete_quietly(table.file_io(), std::slice::from_ref(&new_location)).await;
-            Err(e.into())
-        }
-    }
-}
-
-async fn swap_location(
-    db_uri: &str,
-    ident: &TableIdent,
-    current: &str,
-    new: &str,
-) -> iceberg::Result<bool> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-    let sql_err =
-        |e: sqlx::Error| Error::new(ErrorKind::Unexpected, format!("catalog database: {e}"));
-    let options = SqliteConnectOptions::from_str(db_uri)
-        .map_err(sql_err)?
-        .busy_timeout(std::time::Duration::from_secs(30));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect_with(options)
-        .await
-        .map_err(sql_err)?;
-    let done = sqlx::query(
-        "UPDATE iceberg_tables
-            SET metadata_location = ?, previous_metadata_location = ?
-          WHERE catalog_name = ? AND table_namespace = ? AND table_name = ?
-            AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL)
-            AND metadata_location = ?",
-    )
-    .bind(new)
-    .bind(current)
-    .bind(CATALOG_NAME)
-    .bind(schema_name(ident.namespace()))
-    .bind(ident.name())
-    .bind(current)
-    .execute(&pool)
-    .await
-    .map_err(sql_err)?;
-    pool.close().await;
-    Ok(done.rows_affected() == 1)
-}
-
-fn changed_meanwhile(ident: &TableIdent, e: Error) -> Error {
-    Error::new(
-        ErrorKind::CatalogCommitConflicts,
-        format!(
-            "table {ident} changed while this statement ran (another writer committed: {}); \
-             nothing was changed — run the statement again",
-            e.message()
-        ),
-    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,172 @@
+//! ALTER TABLE (ADD / RENAME / DROP COLUMN) and DROP TABLE … PURGE: the statement is read
+//! here, the change is made by [`crate::lakehouse`]'s operations.
+
+use datafusion::common::TableReference;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::{self as sql, AlterTableOperation, ObjectType};
+use iceberg::arrow::arrow_type_to_type;
+use iceberg::spec::Type;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::super::errors::{self, CellError};
+use super::super::split::Piece;
+use super::super::{Output, SqlEngine};
+use super::cell_error;
+use super::create::id_name;
+use super::target;
+use crate::catalog;
+use crate::lakehouse::{self, AlterTable, Dropped};
+
+fn sql_statement(
+    engine: &SqlEngine,
+    cell: &str,
+    piece: &Piece,
+) -> Result<sql::Statement, CellError> {
+    match engine.parse(cell, piece)? {
+        DFStatement::Statement(s) => Ok(*s),
+        _ => Err(CellError::new("SyntaxError", "unexpected statement")),
+    }
+}
+
+fn object_ref(name: &sql::ObjectName) -> TableReference {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| match p.as_ident() {
+            Some(id) => id_name(id),
+            None => p.to_string(),
+        })
+        .collect();
+    match parts.as_slice() {
+        [t] => TableReference::bare(t.as_str()),
+        [s, t] => TableReference::partial(s.as_str(), t.as_str()),
+        [c, s, t] => TableReference::full(c.as_str(), s.as_str(), t.as_str()),
+        _ => TableReference::bare(parts.join(".")),
+    }
+}
+
+/// `DROP TABLE [IF EXISTS] t, … PURGE`.
+pub(super) async fn drop_purge(
+    engine: &SqlEngine,
+    cell: &str,
+    piece: &Piece,
+    out: &UnboundedSender<Output>,
+) -> Result<(), CellError> {
+    let fail = |e| errors::from_datafusion(e, cell, piece, &engine.catalog);
+    let sql::Statement::Drop {
+        object_type: ObjectType::Table,
+        if_exists,
+        names,
+        ..
+    } = sql_statement(engine, cell, piece)?
+    else {
+        return Err(CellError::new("SyntaxError", "expected DROP TABLE t PURGE"));
+    };
+    for n in &names {
+        let target = target(engine, &object_ref(n))?;
+        let dropped = lakehouse::drop_purge(&target, if_exists)
+            .await
+            .map_err(|e| cell_error(engine, &fail, e))?;
+        let name = &target.name;
+        let msg = match dropped {
+            Dropped::Absent => format!("Table {name} does not exist"),
+            Dropped::KeptFiles => format!(
+                "Dropped table {name}; its files stay, since other Nessie references may use them (Nessie's garbage collection removes unreferenced files)"
+            ),
+            Dropped::Purged => {
+                format!("Dropped table {name} and deleted its data and metadata files")
+            }
+            Dropped::PurgeRequested => {
+                format!("Dropped table {name}; the REST catalog was asked to purge its files")
+            }
+        };
+        let _ = out.send(Output::Message(msg));
+    }
+    engine.refresh_after_ddl().await;
+    Ok(())
+}
+
+/// `ALTER TABLE t ADD COLUMN c TYPE / RENAME COLUMN a TO b / DROP COLUMN c, …`.
+pub(super) async fn alter(
+    engine: &SqlEngine,
+    cell: &str,
+    piece: &Piece,
+    out: &UnboundedSender<Output>,
+) -> Result<(), CellError> {
+    let fail = |e| errors::from_datafusion(e, cell, piece, &engine.catalog);
+    let lake = |e| cell_error(engine, &fail, e);
+    let sql::Statement::AlterTable(a) = sql_statement(engine, cell, piece)? else {
+        return Err(CellError::new("SyntaxError", "expected ALTER TABLE"));
+    };
+    let target = target(engine, &object_ref(&a.name))?;
+    let name = target.name.clone();
+    let base = target.load().await.map_err(lake)?;
+    let mut alter = AlterTable::new(&name, &base);
+    for op in &a.operations {
+        match op {
+            AlterTableOperation::AddColumn {
+                column_def,
+                if_not_exists,
+                ..
+            } => {
+                let col = id_name(&column_def.name);
+                if !alter.can_add_column(&col, *if_not_exists).map_err(lake)? {
+                    continue;
+                }
+                let ty = iceberg_type(engine, &column_def.data_type, &col).await?;
+                alter
+                    .add_column(col, ty, *if_not_exists)
+                    .map_err(lake)?;
+            }
+            AlterTableOperation::DropColumn {
+                column_names,
+                if_exists,
+                ..
+            } => {
+                for c in column_names {
+                    alter.drop_column(id_name(c), *if_exists).map_err(lake)?;
+                }
+            }
+            AlterTableOperation::RenameColumn {
+                old_column_name,
+                new_column_name,
+            } => {
+                alter
+                    .rename_column(id_name(old_column_name), id_name(new_column_name))
+                    .map_err(lake)?;
+            }
+            other => {
+                return Err(CellError::new(
+                    "NotSupported",
+                    format!("ALTER TABLE … {other} is not supported; supported: ADD COLUMN c TYPE, RENAME COLUMN a TO b, DROP COLUMN c"),
+                ))
+            }
+        }
+    }
+    if alter.is_empty() {
+        let _ = out.send(Output::Message(format!("Table {name} unchanged")));
+        return Ok(());
+    }
+    let done = alter.commit(&target, base).await.map_err(lake)?;
+    engine.refresh_after_ddl().await;
+    let _ = out.send(Output::Message(if done.is_empty() {
+        format!("Table {name} unchanged")
+    } else {
+        let done: Vec<String> = done.iter().map(ToString::to_string).collect();
+        format!("Altered table {name}: {}", done.join(", "))
+    }));
+    Ok(())
+}
+
+/// The Iceberg type for a column type written in SQL, as DataFusion reads the type name.
+async fn iceberg_type(engine: &SqlEngine, t: &sql::DataType, col: &str) -> Result<Type, CellError> {
+    let bad = |m: String| CellError::new("TypeError", format!("column '{col}': {m}"));
+    let plan = engine
+        .ctx
+        .state()
+        .create_logical_plan(&format!("SELECT CAST(NULL AS {t}) AS c"))
+        .await
+        .map_err(|e| bad(e.strip_backtrace()))?;
+    let arrow = catalog::iceberg_compatible(plan.schema().as_arrow()).map_err(bad)?;
+    arrow_type_to_type(arrow.field(0).data_type()).map_err(|e| bad(e.message().to_string()))
+}
