@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use lakehouse_kernel::catalog::{self, LakehouseCatalog};
-use lakehouse_kernel::config::Settings;
+use lakehouse_kernel::settings::Settings;
 use lakehouse_kernel::engines::sql::SqlEngine;
 use tokio::runtime::Runtime;
 
