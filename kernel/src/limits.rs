@@ -121,7 +121,9 @@ impl Limits {
         let derived = |s: Source| match s {
             Source::Default => "default (cores)".to_string(),
             Source::Env(v @ (Id::CpuLimit | Id::LakehouseCpuLimit)) => format!("ceil({})", v.env()),
-            Source::File(Id::LakehouseCpuLimit) => format!("ceil({} in the config file)", Id::LakehouseCpuLimit.key()),
+            Source::File(Id::LakehouseCpuLimit) => {
+                format!("ceil({} in the config file)", Id::LakehouseCpuLimit.key())
+            }
             s => s.to_string(),
         };
         rows.push(row(

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use lakehouse_kernel::settings::Settings;
 use lakehouse_kernel::install::{self, Target};
+use lakehouse_kernel::settings::Settings;
 
 #[derive(Parser)]
 #[command(

@@ -241,7 +241,7 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// The module `path`, named from module `from`, points into (following re-exports), or
     /// `None` for another crate's path or a local name.
-    fn resolve(&self, from: &ModPath, path: &[String], depth: usize) -> Option<ModPath> {
+    fn resolve(&self, from: &[String], path: &[String], depth: usize) -> Option<ModPath> {
         let mut base: ModPath;
         let mut rest = path;
         match rest.first().map(String::as_str) {
@@ -250,7 +250,7 @@ impl Resolver<'_> {
                 rest = &rest[1..];
             }
             Some("super" | "self") => {
-                base = from.clone();
+                base = from.to_vec();
                 while let Some(first) = rest.first() {
                     match first.as_str() {
                         "super" => {
@@ -264,12 +264,12 @@ impl Resolver<'_> {
             }
             Some(first) => {
                 // A child module named without `self::` (2018 paths).
-                let mut child = from.clone();
+                let mut child = from.to_vec();
                 child.push(first.to_string());
                 if !self.modules.contains(&child) {
                     return None;
                 }
-                base = from.clone();
+                base = from.to_vec();
             }
             None => return None,
         }
@@ -329,7 +329,9 @@ fn strip(text: &str) -> String {
         } else if let Some((start, hashes)) = raw_string_at(&b, i) {
             // r"…", r#"…"#, br"…": ends at a quote followed by as many hashes.
             i = start;
-            while i < b.len() && !(b[i] == '"' && b[i + 1..].iter().take_while(|&&h| h == '#').count() >= hashes) {
+            while i < b.len()
+                && !(b[i] == '"' && b[i + 1..].iter().take_while(|&&h| h == '#').count() >= hashes)
+            {
                 i += 1;
             }
             i += 1 + hashes;
@@ -406,13 +408,13 @@ fn tokens(code: &str) -> Vec<String> {
 }
 
 /// The paths named in one file's tokens, the inline modules it declares, and its re-exports.
-fn scan(file_mod: &ModPath, toks: &[String]) -> Scan {
+fn scan(file_mod: &[String], toks: &[String]) -> Scan {
     let mut s = Scan::default();
     // Inline `mod x { … }`: the module paths are named from, with the brace depth each opened at.
     let mut scope: Vec<(String, usize)> = Vec::new();
     let mut depth = 0usize;
     let current = |scope: &[(String, usize)]| -> ModPath {
-        let mut m = file_mod.clone();
+        let mut m = file_mod.to_vec();
         m.extend(scope.iter().map(|(n, _)| n.clone()));
         m
     };
@@ -436,7 +438,10 @@ fn scan(file_mod: &ModPath, toks: &[String]) -> Scan {
             }
             "use" => {
                 let public = i > 0 && (toks[i - 1] == "pub" || toks[i - 1] == ")");
-                let end = toks[i..].iter().position(|t| t == ";").map_or(toks.len(), |p| i + p);
+                let end = toks[i..]
+                    .iter()
+                    .position(|t| t == ";")
+                    .map_or(toks.len(), |p| i + p);
                 let here = current(&scope);
                 for (path, name) in use_tree(&toks[i + 1..end]) {
                     if public && path.last().map(String::as_str) != Some("*") {
@@ -560,7 +565,11 @@ mod tests {
             ("b", "fn f() { crate::a::other(); }"),
         ]);
         assert_eq!(c.len(), 1, "{c:?}");
-        assert!(c[0].contains("a -> b") && c[0].contains("b -> a"), "{}", c[0]);
+        assert!(
+            c[0].contains("a -> b") && c[0].contains("b -> a"),
+            "{}",
+            c[0]
+        );
     }
 
     #[test]
@@ -568,7 +577,10 @@ mod tests {
         let c = circles(&[
             ("", "mod a; mod b;"),
             ("a", "mod x; use x::Thing; pub struct Top;"),
-            ("a::x", "use super::Top; // crate::b::y\nconst S: &str = \"crate::b::y\";"),
+            (
+                "a::x",
+                "use super::Top; // crate::b::y\nconst S: &str = \"crate::b::y\";",
+            ),
             ("b", "use crate::a::Top;"),
             (
                 "b::y",
@@ -596,7 +608,10 @@ mod tests {
     fn a_circle_through_nested_modules_is_found_at_their_level() {
         let c = circles(&[
             ("", "mod catalog; mod engines;"),
-            ("catalog", "fn f() -> crate::engines::sql::CellError { todo!() }"),
+            (
+                "catalog",
+                "fn f() -> crate::engines::sql::CellError { todo!() }",
+            ),
             ("engines", "pub mod sql;"),
             ("engines::sql", "use crate::catalog;"),
         ]);

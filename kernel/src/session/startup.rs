@@ -85,8 +85,7 @@ pub fn sources(settings: &StartupSettings) -> Vec<Result<(PathBuf, String), Star
                 let mut files: Vec<PathBuf> = entries
                     .filter_map(|e| e.ok().map(|e| e.path()))
                     .filter(|p| {
-                        p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sql"))
-                            && p.is_file()
+                        p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sql")) && p.is_file()
                     })
                     .collect();
                 files.sort();
@@ -97,9 +96,7 @@ pub fn sources(settings: &StartupSettings) -> Vec<Result<(PathBuf, String), Star
             Err(e) => out.push(Err(StartupError {
                 path: dir.clone(),
                 line: None,
-                message: format!(
-                    "the folder named by LAKEHOUSE_STARTUP_DIR cannot be read: {e}"
-                ),
+                message: format!("the folder named by LAKEHOUSE_STARTUP_DIR cannot be read: {e}"),
                 context: vec![],
             })),
         }
@@ -289,7 +286,9 @@ mod tests {
         std::fs::write(dir.join("team/notes.txt"), "SELEC garbage").unwrap();
         let user = dir.join("user.sql");
         std::fs::write(&user, "SET mine = $region || '!';\nSELEC 1;\n").unwrap();
-        let engine = crate::session::open(settings(&dir, Some(&user))).await.unwrap();
+        let engine = crate::session::open(settings(&dir, Some(&user)))
+            .await
+            .unwrap();
         let report = engine.take_startup_report().expect("a report");
         assert!(engine.take_startup_report().is_none(), "shown once");
         assert!(

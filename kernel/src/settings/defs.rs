@@ -370,7 +370,11 @@ mod tests {
             assert_eq!(d.id.def().env, d.env);
         }
         let envs: std::collections::BTreeSet<_> = ALL.iter().map(|d| d.env).collect();
-        assert_eq!(envs.len(), ALL.len(), "an environment variable is defined twice");
+        assert_eq!(
+            envs.len(),
+            ALL.len(),
+            "an environment variable is defined twice"
+        );
         assert_eq!(Id::MaxRows.key(), "max_rows");
         assert_eq!(Id::Config.def().key, None);
     }

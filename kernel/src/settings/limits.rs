@@ -27,7 +27,6 @@ pub const GIB: u64 = 1 << 30;
 /// A tebibyte.
 pub const TIB: u64 = 1 << 40;
 
-
 /// Headroom kept out of the memory pool for the kernel itself (code, catalog, sockets,
 /// batches in flight that DataFusion does not track): the pool is
 /// `max(25% of the limit, min(70% of the limit, limit − 256 MiB))`.
@@ -95,7 +94,10 @@ impl Limits {
             let m = parse_size(&v).map_err(|_| bad(Id::MemoryLimit.env(), &v, SIZE_EXPECTED))?;
             (m, Source::Env(Id::MemoryLimit))
         } else if let Some(v) = file.memory_limit.take() {
-            (file_size(Id::MemoryLimit.key(), v)?, Source::File(Id::MemoryLimit))
+            (
+                file_size(Id::MemoryLimit.key(), v)?,
+                Source::File(Id::MemoryLimit),
+            )
         } else if hub.is_some() {
             (hub, Source::Env(Id::MemLimit))
         } else {
@@ -104,10 +106,12 @@ impl Limits {
         let hub_memory = hub.filter(|_| memory_source != Source::Env(Id::MemLimit));
         // CPU.
         let (cpu, cpu_source) = if let Some(v) = var(Id::LakehouseCpuLimit) {
-            let c = parse_cpu(&v).map_err(|_| bad(Id::LakehouseCpuLimit.env(), &v, CPU_EXPECTED))?;
+            let c =
+                parse_cpu(&v).map_err(|_| bad(Id::LakehouseCpuLimit.env(), &v, CPU_EXPECTED))?;
             (c, Source::Env(Id::LakehouseCpuLimit))
         } else if let Some(c) = file.cpu_limit.take() {
-            let c = check_cpu(c).map_err(|_| bad(Id::LakehouseCpuLimit.key(), &c.to_string(), CPU_EXPECTED))?;
+            let c = check_cpu(c)
+                .map_err(|_| bad(Id::LakehouseCpuLimit.key(), &c.to_string(), CPU_EXPECTED))?;
             (c, Source::File(Id::LakehouseCpuLimit))
         } else if let Some(v) = var(Id::CpuLimit) {
             let c = parse_cpu(&v).map_err(|_| bad(Id::CpuLimit.env(), &v, CPU_EXPECTED))?;
@@ -122,33 +126,32 @@ impl Limits {
         } else {
             (None, Source::Default)
         };
-        let (target_partitions, partitions_source) =
-            if let Some(v) = var(Id::TargetPartitions) {
-                let n = v
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| {
-                        bad(
-                            Id::TargetPartitions.env(),
-                            &v,
-                            "a whole number greater than 0",
-                        )
-                    })?;
-                (Some(n), Source::Env(Id::TargetPartitions))
-            } else if let Some(n) = file.target_partitions.take() {
-                if n == 0 {
-                    return Err(bad(
-                        Id::TargetPartitions.key(),
-                        "0",
+        let (target_partitions, partitions_source) = if let Some(v) = var(Id::TargetPartitions) {
+            let n = v
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    bad(
+                        Id::TargetPartitions.env(),
+                        &v,
                         "a whole number greater than 0",
-                    ));
-                }
-                (Some(n), Source::File(Id::TargetPartitions))
-            } else {
-                (cpu.map(partitions_for), cpu_source)
-            };
+                    )
+                })?;
+            (Some(n), Source::Env(Id::TargetPartitions))
+        } else if let Some(n) = file.target_partitions.take() {
+            if n == 0 {
+                return Err(bad(
+                    Id::TargetPartitions.key(),
+                    "0",
+                    "a whole number greater than 0",
+                ));
+            }
+            (Some(n), Source::File(Id::TargetPartitions))
+        } else {
+            (cpu.map(partitions_for), cpu_source)
+        };
         // Spilling.
         let (spill_dir, spill_dir_source) = if let Some(v) = var(Id::SpillDir) {
             (absolute(Path::new(&v)), Source::Env(Id::SpillDir))
@@ -212,7 +215,6 @@ impl Limits {
     pub fn engine_threads(&self) -> Option<usize> {
         self.cpu.map(partitions_for)
     }
-
 
     /// The value in force of a limit setting as `SHOW SETTINGS` words it: `MEM_LIMIT` and
     /// `CPU_LIMIT` with the effective values, then the kernel's own settings (`None`: not
@@ -295,7 +297,6 @@ impl Limits {
         }
     }
 }
-
 
 /// The pool for a memory limit: `max(25% of it, min(70% of it, it − 256 MiB))`.
 pub fn pool_size_for(limit: u64) -> u64 {
@@ -443,10 +444,7 @@ mod tests {
         resolve_with(pairs, FileSettings::default())
     }
 
-    fn resolve_with(
-        pairs: &[(&str, &str)],
-        mut file: FileSettings,
-    ) -> Result<Limits, ConfigError> {
+    fn resolve_with(pairs: &[(&str, &str)], mut file: FileSettings) -> Result<Limits, ConfigError> {
         let env: BTreeMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -609,5 +607,4 @@ mod tests {
         );
         assert_eq!(rows[1].value, "1.5 (target partitions 2)");
     }
-
 }

@@ -12,8 +12,8 @@ pub mod startup;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub use defs::{Def, Id};
 use defs::FileSettings;
+pub use defs::{Def, Id};
 pub use limits::Limits;
 pub use startup::StartupSettings;
 
@@ -237,16 +237,14 @@ impl Settings {
             .or(file.default_schema.take())
             .unwrap_or_else(|| "default".into());
         let nessie_uri = var(Id::NessieUri).or(file.nessie_uri.take());
-        let kind = var(Id::Catalog)
-            .or(file.catalog.take())
-            .unwrap_or_else(|| {
-                if nessie_uri.is_some() {
-                    "nessie"
-                } else {
-                    "embedded"
-                }
-                .into()
-            });
+        let kind = var(Id::Catalog).or(file.catalog.take()).unwrap_or_else(|| {
+            if nessie_uri.is_some() {
+                "nessie"
+            } else {
+                "embedded"
+            }
+            .into()
+        });
         let catalog = match kind.trim().to_ascii_lowercase().as_str() {
             "embedded" => CatalogKind::Embedded,
             "nessie" => CatalogKind::Nessie {
@@ -262,14 +260,15 @@ impl Settings {
                     .or(file.nessie_authentication_token.take()),
             },
             "rest" => {
-                let uri = var(Id::RestUri)
-                    .or(file.rest_uri.take())
-                    .ok_or(ConfigError::BadValue {
-                        var: Id::RestUri.env(),
-                        value: String::new(),
-                        expected: "the Iceberg REST catalog address (without /v1), \
+                let uri =
+                    var(Id::RestUri)
+                        .or(file.rest_uri.take())
+                        .ok_or(ConfigError::BadValue {
+                            var: Id::RestUri.env(),
+                            value: String::new(),
+                            expected: "the Iceberg REST catalog address (without /v1), \
                                    e.g. http://localhost:19120/iceberg for Nessie",
-                    })?;
+                        })?;
                 let trimmed = uri.trim().trim_end_matches('/');
                 if !(trimmed.starts_with("http://") || trimmed.starts_with("https://")) {
                     return Err(ConfigError::BadValue {
@@ -304,8 +303,7 @@ impl Settings {
         };
         let s3 = S3Settings {
             access_key_id: var(Id::AwsAccessKeyId).or(file.aws_access_key_id.take()),
-            secret_access_key: var(Id::AwsSecretAccessKey)
-                .or(file.aws_secret_access_key.take()),
+            secret_access_key: var(Id::AwsSecretAccessKey).or(file.aws_secret_access_key.take()),
             session_token: var(Id::AwsSessionToken).or(file.aws_session_token.take()),
             region: var(Id::AwsRegion)
                 .or_else(|| get("AWS_DEFAULT_REGION"))

@@ -28,17 +28,15 @@ impl StartupSettings {
             .or(file_dir)
             .filter(|p| !is_none(p))
             .map(|p| expand(&p));
-        let (file, file_explicit) = match get(Id::StartupFile.env())
-            .map(PathBuf::from)
-            .or(file_file)
-        {
-            Some(p) if is_none(&p) => (None, true),
-            Some(p) => (Some(expand(&p)), true),
-            None => (
-                dirs::config_dir().map(|d| d.join("lakehouse").join("startup.sql")),
-                false,
-            ),
-        };
+        let (file, file_explicit) =
+            match get(Id::StartupFile.env()).map(PathBuf::from).or(file_file) {
+                Some(p) if is_none(&p) => (None, true),
+                Some(p) => (Some(expand(&p)), true),
+                None => (
+                    dirs::config_dir().map(|d| d.join("lakehouse").join("startup.sql")),
+                    false,
+                ),
+            };
         StartupSettings {
             dir,
             file,
