@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use lakehouse_kernel::catalog::{self, LakehouseCatalog};
-use lakehouse_kernel::config::Settings;
 use lakehouse_kernel::engines::sql::SqlEngine;
+use lakehouse_kernel::settings::Settings;
 use tokio::runtime::Runtime;
 
 const TABLES: usize = 50;

@@ -12,8 +12,11 @@ pub mod lakehouse;
 pub mod limits;
 pub mod lineage;
 pub mod logging;
+#[cfg(test)]
+mod module_graph;
 pub mod server;
-pub mod startup;
+pub mod session;
+pub mod settings;
 pub mod wire;
 
 /// The DataFusion version this kernel is built on, shown in kernel_info.

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use lakehouse_kernel::config::Settings;
 use lakehouse_kernel::install::{self, Target};
+use lakehouse_kernel::settings::Settings;
 
 #[derive(Parser)]
 #[command(
@@ -73,7 +73,12 @@ enum Command {
         name: String,
     },
     /// Print the active settings (secrets redacted) and exit.
-    Settings,
+    Settings {
+        /// Print the README's settings table (every setting, its config key, default and
+        /// meaning) instead of the values in force.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Args)]
@@ -139,11 +144,17 @@ fn main() -> ExitCode {
             install::uninstall(&target.target(), &name)
                 .map(|dir| println!("Removed kernelspec {name} from {}", dir.display()))
         }
-        Command::Settings => Settings::from_env().map_err(|e| e.to_string()).map(|s| {
-            for row in s.rows() {
-                println!("{:<26} {}", row.env, row.value);
-            }
-        }),
+        Command::Settings { markdown: true } => {
+            print!("{}", lakehouse_kernel::settings::defs::markdown_table());
+            Ok(())
+        }
+        Command::Settings { markdown: false } => {
+            Settings::from_env().map_err(|e| e.to_string()).map(|s| {
+                for row in s.rows() {
+                    println!("{:<26} {}", row.env, row.value);
+                }
+            })
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -344,7 +344,7 @@ impl Kernel {
         let settings = self.settings.clone();
         let opened = self
             .engine_rt
-            .spawn(async move { SqlEngine::new(settings).await.map(Arc::new) })
+            .spawn(async move { crate::session::open(settings).await.map(Arc::new) })
             .await
             .unwrap_or_else(|e| Err(format!("the catalog could not be opened: {e}")))?;
         *slot = Some(opened.clone());

@@ -8,7 +8,7 @@ use iceberg_catalog_sql::{SqlCatalogBuilder, SQL_CATALOG_PROP_URI, SQL_CATALOG_P
 use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
 
 use super::{namespace, CATALOG_NAME};
-use crate::config::Settings;
+use crate::settings::Settings;
 
 /// The SQLite URI of the embedded catalog's database (the kernel's own commits use it too).
 pub fn embedded_db_uri(settings: &Settings) -> String {

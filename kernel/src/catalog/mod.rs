@@ -37,8 +37,8 @@ pub struct Opened {
 /// Opens the catalog the settings name. Nothing is contacted for Nessie or an Iceberg REST
 /// server until first use: a server that is down fails the statements that need it, with an
 /// error naming its address, and the session carries on.
-pub async fn open(settings: &crate::config::Settings) -> Result<Opened, String> {
-    use crate::config::CatalogKind;
+pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, String> {
+    use crate::settings::CatalogKind;
     match &settings.catalog {
         CatalogKind::Embedded => Ok(Opened {
             catalog: open_embedded(settings).await?,

@@ -25,7 +25,7 @@ use iceberg_catalog_rest::{
 use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
 
 use super::CATALOG_NAME;
-use crate::config::{RestSettings, Settings};
+use crate::settings::{RestSettings, Settings};
 
 /// The properties handed to iceberg-rust's REST catalog builder.
 ///
@@ -407,7 +407,7 @@ mod tests {
 
     fn rest(s: &Settings) -> &RestSettings {
         match &s.catalog {
-            crate::config::CatalogKind::Rest(r) => r,
+            crate::settings::CatalogKind::Rest(r) => r,
             other => panic!("not rest: {other:?}"),
         }
     }

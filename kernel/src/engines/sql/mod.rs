@@ -94,7 +94,8 @@ fn batch_rows(pool: Option<u64>) -> usize {
 }
 
 impl SqlEngine {
-    /// Opens the configured catalog and builds the session.
+    /// Opens the configured catalog and builds the session, without running the start-up
+    /// files (`crate::session::open` does both).
     pub async fn new(settings: Settings) -> Result<Self, String> {
         let opened = catalog::open(&settings).await?;
         let catalog = LakehouseCatalog::new(opened.catalog, opened.nessie.clone());
@@ -136,9 +137,13 @@ impl SqlEngine {
             startup_report: Default::default(),
             lineage: std::sync::Mutex::new(crate::lineage::Tracker::detect()),
         };
-        let report = crate::startup::run(&engine).await.report();
-        *engine.startup_report.lock().expect("startup lock") = report;
         Ok(engine)
+    }
+
+    /// Keeps what failed in the start-up files for the first cell (`crate::session::open`
+    /// runs them once the session is built).
+    pub(crate) fn set_startup_report(&self, report: Option<String>) {
+        *self.startup_report.lock().expect("startup lock") = report;
     }
 
     /// What went wrong in the start-up files, once (the first cell shows it).

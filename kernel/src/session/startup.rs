@@ -6,129 +6,16 @@
 //! file runs statement by statement like a cell; a failing statement skips the rest of its
 //! file, and the next file still runs. Messages of successful statements are not shown.
 //! Failures are returned as a report the server prints (stderr) on the first executed cell:
-//! the engine never publishes.
+//! the engine never publishes. Where the files come from is a setting
+//! (`crate::settings::startup`); opening the session ([`super::open`]) runs them.
 
 use std::path::{Path, PathBuf};
 
 use tokio::sync::mpsc;
 
-use crate::config::SettingRow;
 use crate::engines::sql::split;
 use crate::engines::sql::{CellError, SqlEngine};
-
-/// Where start-up files come from.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct StartupSettings {
-    /// The team's folder (`LAKEHOUSE_STARTUP_DIR` / `startup_dir`).
-    pub dir: Option<PathBuf>,
-    /// The user's own file (`LAKEHOUSE_STARTUP_FILE` / `startup_file`, or the default).
-    pub file: Option<PathBuf>,
-    /// Whether `file` was named by a setting (then a missing file is reported).
-    pub file_explicit: bool,
-}
-
-impl StartupSettings {
-    /// Resolves the settings: the environment wins over the config file's values.
-    pub fn resolve(
-        get: &dyn Fn(&str) -> Option<String>,
-        file_dir: Option<PathBuf>,
-        file_file: Option<PathBuf>,
-    ) -> Self {
-        let dir = get("LAKEHOUSE_STARTUP_DIR")
-            .map(PathBuf::from)
-            .or(file_dir)
-            .filter(|p| !is_none(p))
-            .map(|p| expand(&p));
-        let (file, file_explicit) = match get("LAKEHOUSE_STARTUP_FILE")
-            .map(PathBuf::from)
-            .or(file_file)
-        {
-            Some(p) if is_none(&p) => (None, true),
-            Some(p) => (Some(expand(&p)), true),
-            None => (
-                dirs::config_dir().map(|d| d.join("lakehouse").join("startup.sql")),
-                false,
-            ),
-        };
-        StartupSettings {
-            dir,
-            file,
-            file_explicit,
-        }
-    }
-
-    /// Rows for `SHOW SETTINGS`.
-    pub fn rows(&self) -> Vec<SettingRow> {
-        vec![
-            SettingRow {
-                env: "LAKEHOUSE_STARTUP_DIR",
-                value: self
-                    .dir
-                    .as_ref()
-                    .map_or_else(|| "(not set)".into(), |d| d.display().to_string()),
-            },
-            SettingRow {
-                env: "LAKEHOUSE_STARTUP_FILE",
-                value: match &self.file {
-                    None => "none".into(),
-                    Some(f) if self.file_explicit || f.is_file() => f.display().to_string(),
-                    Some(f) => format!("{} (not there)", f.display()),
-                },
-            },
-        ]
-    }
-
-    /// The files to run, in order, or why one could not be read.
-    pub fn sources(&self) -> Vec<Result<(PathBuf, String), StartupError>> {
-        let mut out = Vec::new();
-        let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| StartupError {
-                path: p.to_path_buf(),
-                line: None,
-                message: format!("cannot read it: {e}"),
-                context: vec![],
-            })
-        };
-        if let Some(dir) = &self.dir {
-            match std::fs::read_dir(dir) {
-                Ok(entries) => {
-                    let mut files: Vec<PathBuf> = entries
-                        .filter_map(|e| e.ok().map(|e| e.path()))
-                        .filter(|p| {
-                            p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sql"))
-                                && p.is_file()
-                        })
-                        .collect();
-                    files.sort();
-                    for f in files {
-                        out.push(read(&f).map(|t| (f, t)));
-                    }
-                }
-                Err(e) => out.push(Err(StartupError {
-                    path: dir.clone(),
-                    line: None,
-                    message: format!(
-                        "the folder named by LAKEHOUSE_STARTUP_DIR cannot be read: {e}"
-                    ),
-                    context: vec![],
-                })),
-            }
-        }
-        if let Some(f) = &self.file {
-            if f.is_file() {
-                out.push(read(f).map(|t| (f.clone(), t)));
-            } else if self.file_explicit {
-                out.push(Err(StartupError {
-                    path: f.clone(),
-                    line: None,
-                    message: "the file named by LAKEHOUSE_STARTUP_FILE does not exist".into(),
-                    context: vec![],
-                }));
-            }
-        }
-        out
-    }
-}
+use crate::settings::StartupSettings;
 
 /// A start-up statement (or file) that failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,10 +68,58 @@ impl StartupOutcome {
     }
 }
 
+/// The files to run, in order, or why one could not be read (this reads them).
+pub fn sources(settings: &StartupSettings) -> Vec<Result<(PathBuf, String), StartupError>> {
+    let mut out = Vec::new();
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).map_err(|e| StartupError {
+            path: p.to_path_buf(),
+            line: None,
+            message: format!("cannot read it: {e}"),
+            context: vec![],
+        })
+    };
+    if let Some(dir) = &settings.dir {
+        match std::fs::read_dir(dir) {
+            Ok(entries) => {
+                let mut files: Vec<PathBuf> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| {
+                        p.extension().is_some_and(|x| x.eq_ignore_ascii_case("sql")) && p.is_file()
+                    })
+                    .collect();
+                files.sort();
+                for f in files {
+                    out.push(read(&f).map(|t| (f, t)));
+                }
+            }
+            Err(e) => out.push(Err(StartupError {
+                path: dir.clone(),
+                line: None,
+                message: format!("the folder named by LAKEHOUSE_STARTUP_DIR cannot be read: {e}"),
+                context: vec![],
+            })),
+        }
+    }
+    if let Some(f) = &settings.file {
+        if f.is_file() {
+            out.push(read(f).map(|t| (f.clone(), t)));
+        } else if settings.file_explicit {
+            out.push(Err(StartupError {
+                path: f.clone(),
+                line: None,
+                message: "the file named by LAKEHOUSE_STARTUP_FILE does not exist".into(),
+                context: vec![],
+            }));
+        }
+    }
+    out
+}
+
 /// Runs the start-up files on `engine`.
 pub async fn run(engine: &SqlEngine) -> StartupOutcome {
     let mut outcome = StartupOutcome::default();
-    for source in engine.settings().startup.sources() {
+    for source in sources(&engine.settings().startup) {
         let (path, text) = match source {
             Ok(s) => s,
             Err(e) => {
@@ -272,29 +207,12 @@ fn isolate(text: &str, piece: &split::Piece) -> String {
     )
 }
 
-fn is_none(p: &Path) -> bool {
-    p.as_os_str().eq_ignore_ascii_case("none")
-}
-
-/// `~/x` → the home folder's `x`; relative paths against the working directory.
-fn expand(p: &Path) -> PathBuf {
-    let p = match p.strip_prefix("~") {
-        Ok(rest) => dirs::home_dir().map_or_else(|| p.to_path_buf(), |h| h.join(rest)),
-        Err(_) => p.to_path_buf(),
-    };
-    if p.is_absolute() {
-        p
-    } else {
-        std::env::current_dir().map_or(p.clone(), |d| d.join(&p))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
-    fn settings(dir: &Path, file: Option<&Path>) -> crate::config::Settings {
+    fn settings(dir: &Path, file: Option<&Path>) -> crate::settings::Settings {
         let mut env = BTreeMap::from([
             (
                 "LAKEHOUSE_HOME".to_string(),
@@ -309,7 +227,7 @@ mod tests {
             "LAKEHOUSE_STARTUP_FILE".into(),
             file.map_or("none".into(), |f| f.display().to_string()),
         );
-        crate::config::Settings::from_map(&env).unwrap()
+        crate::settings::Settings::from_map(&env).unwrap()
     }
 
     fn tempdir(name: &str) -> PathBuf {
@@ -339,13 +257,13 @@ mod tests {
         let s = StartupSettings::resolve(&|k| env.get(k).cloned(), None, None);
         assert_eq!(s.file, None);
         assert_eq!(s.dir, None);
-        assert!(s.sources().is_empty());
+        assert!(sources(&s).is_empty());
         let s = StartupSettings::resolve(&|_| None, Some("/team".into()), None);
         assert_eq!(s.dir, Some(PathBuf::from("/team")));
         assert!(!s.file_explicit);
         assert!(s.file.as_ref().unwrap().ends_with("lakehouse/startup.sql"));
         // A folder that is not there is reported, not ignored.
-        assert!(s.sources()[0]
+        assert!(sources(&s)[0]
             .as_ref()
             .unwrap_err()
             .message
@@ -368,7 +286,9 @@ mod tests {
         std::fs::write(dir.join("team/notes.txt"), "SELEC garbage").unwrap();
         let user = dir.join("user.sql");
         std::fs::write(&user, "SET mine = $region || '!';\nSELEC 1;\n").unwrap();
-        let engine = SqlEngine::new(settings(&dir, Some(&user))).await.unwrap();
+        let engine = crate::session::open(settings(&dir, Some(&user)))
+            .await
+            .unwrap();
         let report = engine.take_startup_report().expect("a report");
         assert!(engine.take_startup_report().is_none(), "shown once");
         assert!(
@@ -408,7 +328,7 @@ mod tests {
     async fn a_clean_start_up_reports_nothing() {
         let dir = tempdir("clean");
         std::fs::write(dir.join("team/a.sql"), "SET a = 1").unwrap();
-        let engine = SqlEngine::new(settings(&dir, None)).await.unwrap();
+        let engine = crate::session::open(settings(&dir, None)).await.unwrap();
         assert_eq!(engine.take_startup_report(), None);
         let _ = std::fs::remove_dir_all(&dir);
     }
