@@ -160,7 +160,13 @@ fn main() -> ExitCode {
             .await
     });
     let mut results = results;
-    results.sort_by(|a, b| (a.0.upstream, &a.0.shown, a.0.catalog.name()).cmp(&(b.0.upstream, &b.0.shown, b.0.catalog.name())));
+    results.sort_by(|a, b| {
+        (a.0.upstream, &a.0.shown, a.0.catalog.name()).cmp(&(
+            b.0.upstream,
+            &b.0.shown,
+            b.0.catalog.name(),
+        ))
+    });
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     let mut adapted: BTreeMap<upstream::Adapted, usize> = BTreeMap::new();
     for (job, o) in &results {
@@ -193,11 +199,7 @@ fn main() -> ExitCode {
     }
     for (job, o) in &results {
         for f in &o.failures {
-            println!(
-                "\n---- {} [{}] ----\n{f}",
-                job.shown,
-                job.catalog.name()
-            );
+            println!("\n---- {} [{}] ----\n{f}", job.shown, job.catalog.name());
         }
     }
     for p in &problems {
@@ -281,7 +283,10 @@ async fn settings(
             env.insert(key.to_string(), v);
         }
     }
-    let base = env.get("NESSIE_REF").cloned().unwrap_or_else(|| "main".into());
+    let base = env
+        .get("NESSIE_REF")
+        .cloned()
+        .unwrap_or_else(|| "main".into());
     let stem: String = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -352,7 +352,10 @@ pub fn validate(
         // Whitespace inside a value is compared loosely, as sqllogictest's default does.
         let loose = |s: &String| s.split_whitespace().collect::<Vec<_>>().join(" ");
         return actual.len() == expected.len()
-            && actual.iter().zip(&expected).all(|(a, e)| loose(a) == loose(e));
+            && actual
+                .iter()
+                .zip(&expected)
+                .all(|(a, e)| loose(a) == loose(e));
     }
     let actual = actual.join("\n");
     let expected = expected.join("\n");
