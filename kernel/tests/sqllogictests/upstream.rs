@@ -30,8 +30,8 @@ const SHA256: &str = "04e5a4a7a49143a68936992b6dbb0db44121c635e9992b2482817278f1
 /// the order of DataFusion's memory tables (join_is_not_distinct_from.slt,
 /// sort_merge_join.slt); pipe_operator.slt (it switches `datafusion.sql_parser.dialect`,
 /// which the kernel's own parser does not follow); min_max/list.slt (list columns read back
-/// from an Iceberg table fail with "column types must match schema types": a kernel bug to
-/// fix); and files about DataFusion's plans or its own runner's tables and functions.
+/// from an Iceberg table fail with "column types must match schema types": a bug still
+/// open); and files about DataFusion's plans or its own runner's tables and functions.
 pub const FILES: &[&str] = &[
     // aggregates
     "aggregates_topk.slt",
