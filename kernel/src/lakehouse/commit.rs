@@ -217,7 +217,7 @@ impl TableTarget {
             .await
             .map_err(|failure| LakehouseError::Commit {
                 table: self.name.clone(),
-                failure,
+                failure: Box::new(failure),
             })
     }
 
@@ -283,7 +283,7 @@ impl TableTarget {
             }
             return Err(LakehouseError::Commit {
                 table: self.name.clone(),
-                failure,
+                failure: Box::new(failure),
             });
         }
     }

@@ -21,8 +21,9 @@ pub enum LakehouseError {
     #[error("{what}: {source}")]
     Iceberg {
         what: String,
+        // Boxed, as `failure` below: iceberg's error is large and every operation returns this.
         #[source]
-        source: iceberg::Error,
+        source: Box<iceberg::Error>,
     },
     /// The table does not exist.
     #[error("table {table} does not exist; create it with CREATE TABLE")]
@@ -93,7 +94,7 @@ pub enum LakehouseError {
     #[error("cannot commit to {table}: {}{}", .failure.error.message(), unknown_note(.failure))]
     Commit {
         table: String,
-        failure: CommitFailure,
+        failure: Box<CommitFailure>,
     },
 }
 
@@ -102,7 +103,7 @@ impl LakehouseError {
     pub fn iceberg(what: impl Into<String>, source: iceberg::Error) -> LakehouseError {
         LakehouseError::Iceberg {
             what: what.into(),
-            source,
+            source: Box::new(source),
         }
     }
 }

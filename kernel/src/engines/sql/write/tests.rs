@@ -462,10 +462,10 @@ fn operation_errors_keep_their_names_and_messages() {
     use iceberg::ErrorKind;
     let commit = |kind, state_unknown| L::Commit {
         table: "default.r".into(),
-        failure: CommitFailure {
+        failure: Box::new(CommitFailure {
             error: iceberg::Error::new(kind, "it moved"),
             state_unknown,
-        },
+        }),
     };
     let conflict = commit(ErrorKind::CatalogCommitConflicts, false);
     assert_eq!(super::ename(&conflict), "CommitConflict");
