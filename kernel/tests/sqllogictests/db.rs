@@ -244,8 +244,10 @@ fn cell(col: &ArrayRef, row: usize) -> Result<String, String> {
             cell(dict.values(), key)?
         }
         _ => {
-            let mut options = datafusion::config::FormatOptions::default();
-            options.null = "NULL".into();
+            let options = datafusion::config::FormatOptions {
+                null: "NULL".into(),
+                ..Default::default()
+            };
             let options: datafusion::arrow::util::display::FormatOptions =
                 (&options).try_into().map_err(|e| format!("{e}"))?;
             let f = ArrayFormatter::try_new(col.as_ref(), &options).map_err(|e| e.to_string())?;
