@@ -247,15 +247,6 @@ pub async fn settle(rt: &RuntimeEnv) {
     }
 }
 
-/// `SHOW LIMITS` (case and spacing free).
-pub fn is_show_limits(text: &str) -> bool {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
-    words == ["SHOW", "LIMITS"]
-}
-
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -360,13 +351,6 @@ mod tests {
                 && m.contains("spilling to disk is off"),
             "{m}"
         );
-    }
-
-    #[test]
-    fn show_limits_is_recognised() {
-        assert!(is_show_limits("show  limits"));
-        assert!(is_show_limits("SHOW LIMITS\n"));
-        assert!(!is_show_limits("SHOW LIMITS x"));
     }
 
     #[test]

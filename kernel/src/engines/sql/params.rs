@@ -188,15 +188,6 @@ pub fn parse_assert(text: &str) -> Option<(String, Option<String>)> {
     Some((body.to_string(), None))
 }
 
-/// `SHOW PARAMETERS`
-pub fn is_show_parameters(text: &str) -> bool {
-    let words: Vec<String> = text
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
-    words == ["SHOW", "PARAMETERS"]
-}
-
 /// Replaces `${name}` outside strings, quoted names and comments with the parameter's
 /// value, which must be a plain (optionally dotted) name or a whole number.
 pub fn substitute<'a>(text: &'a str, params: &Params) -> Result<Cow<'a, str>, String> {

@@ -382,6 +382,9 @@ mod tests {
         for (text, want) in [
             ("show settings", Family::ShowSettings),
             ("SHOW  LIMITS", Family::ShowLimits),
+            ("show  limits", Family::ShowLimits),
+            ("SHOW LIMITS\n", Family::ShowLimits),
+            ("SHOW LIMITS x", Family::Sql),
             ("show parameters -- all of them", Family::ShowParameters),
             ("SHOW LINEAGE demo.t", Family::ShowLineage),
             ("SET lakehouse.max_rows = 5", Family::SetDisplay),
