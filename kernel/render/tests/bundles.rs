@@ -240,6 +240,7 @@ fn progress_lines() {
     let mut shown = show(&output::progress(
         "Running 1.2 s · 3 of 8 files <scan> & 'more'",
     ));
+    shown.push_str("── last text of a line whose statement stopped ──\n");
     for end in [CellEnd::Finished, CellEnd::Interrupted, CellEnd::Failed] {
         shown.push_str(&output::progress_end(
             "Running 1.2 s · 3 of 8 files",
