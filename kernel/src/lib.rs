@@ -4,7 +4,6 @@
 //! tests can drive them without a process.
 
 pub mod catalog;
-pub mod config;
 pub mod engines;
 pub mod front;
 pub mod install;

@@ -41,6 +41,24 @@ pub(crate) fn escape_into(out: &mut String, s: &str) {
     out.push_str(&s[last..]);
 }
 
+/// Appends `s` to `out` with only `& < >` escaped: enough for element text (not attributes).
+/// The progress line has always been escaped this way; kept so its bytes do not change.
+pub(crate) fn escape_text_into(out: &mut String, s: &str) {
+    let mut last = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            _ => continue,
+        };
+        out.push_str(&s[last..i]);
+        out.push_str(rep);
+        last = i + 1;
+    }
+    out.push_str(&s[last..]);
+}
+
 /// Renders the grid and the muted footer line (`notice`, then the caller's footer).
 pub(crate) fn render(grid: &Grid, notice: &str, footer: Option<&str>) -> String {
     let mut out = String::with_capacity(1024 + grid.rows.len() * grid.columns.len() * 32);

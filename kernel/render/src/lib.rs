@@ -1,7 +1,10 @@
-//! Pure rendering of Arrow query results into the two MIME types a Jupyter front end shows:
-//! `text/html` (a scrollable, escaped, typed table) and `text/plain` (a bordered, aligned table).
+//! Every output decision of the kernel, pure: result tables, charts, progress lines, messages
+//! and help text become MIME bundles here ([`output`]), and Arrow results become the two MIME
+//! types a Jupyter front end shows, `text/html` (a scrollable, escaped, typed table) and
+//! `text/plain` (a bordered, aligned table).
 //!
-//! Nothing here does I/O or knows the Jupyter protocol: batches in, strings out. The renderer
+//! Nothing here does I/O or knows the Jupyter protocol: batches in, strings and [`Bundle`]s
+//! out; the server converts bundles into messages and only publishes them. The renderer
 //! only ever looks at the first [`RenderOptions::max_rows`] rows, so rendering the head of a
 //! huge result costs the same as rendering a small one; the caller says how many rows there
 //! were in total.
@@ -38,15 +41,18 @@
 //! assert!(out.html.contains("<span class=\"lh-null\">null</span>"));
 //! ```
 
+mod bundle;
 mod chart;
 mod grid;
 mod html;
+pub mod output;
 mod plain;
 mod types;
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 
+pub use bundle::{Bundle, Data};
 pub use chart::{render_chart, ChartKind, ChartSpec, MAX_CHART_ROWS, MIME_VEGALITE};
 pub use types::sql_type_name;
 

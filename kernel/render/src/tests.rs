@@ -434,3 +434,11 @@ fn messages_are_escaped() {
     assert_eq!(out.plain, "Created branch <dev> & switched\n3 ms");
     assert_eq!(out.mime_bundle()[0].0, "text/html");
 }
+
+#[test]
+fn elapsed_is_human() {
+    use crate::output::format_elapsed;
+    use std::time::Duration;
+    assert_eq!(format_elapsed(Duration::from_millis(12)), "12 ms");
+    assert_eq!(format_elapsed(Duration::from_millis(2500)), "2.50 s");
+}

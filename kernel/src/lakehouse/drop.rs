@@ -1,5 +1,9 @@
 //! DROP TABLE … PURGE: the table goes, and its files with it where no one else can use them.
 
+use std::collections::BTreeSet;
+
+use futures::stream;
+use iceberg::table::Table;
 use iceberg::Catalog;
 
 use super::commit::CommitTarget;
@@ -43,7 +47,7 @@ pub async fn drop_purge(target: &TableTarget, if_exists: bool) -> Result<Dropped
             })?;
             Dropped::KeptFiles
         }
-        CommitTarget::Embedded { .. } | CommitTarget::Rest => {
+        CommitTarget::Rest => {
             target
                 .catalog
                 .purge_table(&target.ident)
@@ -51,11 +55,85 @@ pub async fn drop_purge(target: &TableTarget, if_exists: bool) -> Result<Dropped
                 .map_err(|e| {
                     LakehouseError::iceberg(format!("cannot purge table {}", target.name), e)
                 })?;
-            if matches!(target.commit, CommitTarget::Rest) {
-                Dropped::PurgeRequested
-            } else {
-                Dropped::Purged
-            }
+            Dropped::PurgeRequested
+        }
+        CommitTarget::Embedded { .. } => {
+            let failed =
+                |e| LakehouseError::iceberg(format!("cannot purge table {}", target.name), e);
+            let table = target
+                .catalog
+                .load_table(&target.ident)
+                .await
+                .map_err(failed)?;
+            // Listed before the drop, so a manifest that cannot be read stops the purge while
+            // the table is still there.
+            let files = table_files(&table).await.map_err(failed)?;
+            target
+                .catalog
+                .drop_table(&target.ident)
+                .await
+                .map_err(failed)?;
+            table
+                .file_io()
+                .delete_stream(stream::iter(files))
+                .await
+                .map_err(|e| {
+                    LakehouseError::iceberg(
+                        format!(
+                            "table {} is dropped, but some of its files could not be deleted",
+                            target.name
+                        ),
+                        e,
+                    )
+                })?;
+            Dropped::Purged
         }
     })
+}
+
+/// Every file `table` owns, each once: snapshots' manifest lists, manifests, data files,
+/// metadata and statistics files. iceberg 0.10's `drop_table_data` (what the SQL catalog's
+/// `purge_table` runs) deletes each manifest's data files concurrently, so a data file listed by
+/// two manifests (an overwrite or an ALTER carries it forward as EXISTING or DELETED) was deleted
+/// twice at once and the loser failed with NotFound after the table was already dropped.
+/// Data files stay when the table says `gc.enabled=false`, as upstream does.
+async fn table_files(table: &Table) -> iceberg::Result<BTreeSet<String>> {
+    let metadata = table.metadata();
+    let io = table.file_io();
+    let gc = metadata.table_properties()?.gc_enabled;
+    let mut files = BTreeSet::new();
+    for snapshot in metadata.snapshots() {
+        let list = table.manifest_list_reader(snapshot).load().await?;
+        if !snapshot.manifest_list().is_empty() {
+            files.insert(snapshot.manifest_list().to_string());
+        }
+        for manifest in list.entries() {
+            if gc && files.insert(manifest.manifest_path.clone()) {
+                let entries = manifest.load_manifest(io).await?;
+                for entry in entries.entries() {
+                    files.insert(entry.data_file().file_path().to_string());
+                }
+            } else {
+                files.insert(manifest.manifest_path.clone());
+            }
+        }
+    }
+    files.extend(
+        metadata
+            .metadata_log()
+            .iter()
+            .map(|m| m.metadata_file.clone()),
+    );
+    files.extend(
+        metadata
+            .statistics_iter()
+            .map(|s| s.statistics_path.clone()),
+    );
+    files.extend(
+        metadata
+            .partition_statistics_iter()
+            .map(|s| s.statistics_path.clone()),
+    );
+    files.extend(table.metadata_location().map(str::to_string));
+    Ok(files)
 }

@@ -18,7 +18,7 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 
 use super::*;
 use crate::catalog;
-use crate::config::Settings;
+use crate::settings::Settings;
 
 /// An embedded catalog in a fresh temporary folder, and a session to plan rows in.
 struct Lake {

@@ -10,9 +10,9 @@ use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, Fields};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{array_value_to_string, ArrayFormatter};
-use lakehouse_kernel::config::Settings;
 use lakehouse_kernel::engines::sql::SqlEngine;
 use lakehouse_kernel::engines::Session;
+use lakehouse_kernel::settings::Settings;
 use sqllogictest::{ColumnType, DBOutput};
 
 /// A column's type letter in a `query` record, as DataFusion's runner assigns them.

@@ -40,7 +40,7 @@ pub use assist::{Completion, Inspection, IsComplete};
 pub use errors::CellError;
 
 use crate::catalog::{self, LakehouseCatalog, CATALOG_NAME};
-use crate::config::Settings;
+use crate::settings::Settings;
 use handlers::display_name;
 use split::Piece;
 

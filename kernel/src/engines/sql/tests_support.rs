@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use tokio::sync::mpsc;
 
 use super::{CellError, Output, SqlEngine, TableOutput};
-use crate::config::Settings;
+use crate::settings::Settings;
 
 /// A session on the embedded catalog in `dir`.
 pub async fn engine(dir: &std::path::Path) -> SqlEngine {

@@ -262,7 +262,7 @@ fn target(engine: &SqlEngine, r: &TableReference) -> Result<TableTarget, CellErr
     }
     let ident = TableIdent::new(catalog::namespace(&schema), spec.table.clone());
     let lineage = engine.commit_lineage();
-    use crate::config::CatalogKind;
+    use crate::settings::CatalogKind;
     let (catalog, commit) = match &engine.settings.catalog {
         CatalogKind::Embedded => {
             if spec.reference.is_some() {
