@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod engines;
+pub mod error;
 pub mod front;
 pub mod install;
 pub mod lakehouse;

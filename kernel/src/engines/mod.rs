@@ -11,7 +11,7 @@ use std::time::Duration;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
-pub use sql::CellError;
+use crate::error::CellError;
 
 /// What a cell produced, in the order produced.
 #[derive(Debug)]

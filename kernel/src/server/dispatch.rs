@@ -19,8 +19,9 @@ use super::history::lenient_history_request;
 use super::publish::media;
 use super::{Chan, Kernel};
 use crate::engines::rust as rust_cells;
-use crate::engines::sql::{CellError, IsComplete, SqlEngine};
+use crate::engines::sql::{IsComplete, SqlEngine};
 use crate::engines::Output;
+use crate::error::{CellError, ErrorKind};
 use crate::wire::{self, Incoming, Outgoing};
 
 impl Kernel {
@@ -270,7 +271,7 @@ impl Kernel {
             );
         }
         let result = match self.engine().await {
-            Err(e) => Err(CellError::new("CatalogError", e)),
+            Err(e) => Err(CellError::new(ErrorKind::Catalog, e)),
             Ok(engine) => {
                 // Errors of the start-up files, on the first cell that shows output.
                 if !req.silent {
@@ -320,7 +321,7 @@ impl Kernel {
                     self.publish(
                         Some(msg),
                         ErrorOutput {
-                            ename: err.ename.clone(),
+                            ename: err.ename().to_string(),
                             evalue: err.evalue.clone(),
                             traceback: err.traceback.clone(),
                         }
@@ -336,7 +337,7 @@ impl Kernel {
                         payload: vec![],
                         user_expressions: Some(Default::default()),
                         error: Some(Box::new(ReplyError {
-                            ename: err.ename,
+                            ename: err.ename().to_string(),
                             evalue: err.evalue,
                             traceback: err.traceback,
                         })),
@@ -487,7 +488,7 @@ async fn user_expressions(
                 metadata: Map::new(),
             },
             Ok(Err(e)) => ExpressionResult::Error {
-                ename: e.ename,
+                ename: e.ename().to_string(),
                 evalue: e.evalue,
                 traceback: e.traceback,
             },

@@ -22,7 +22,8 @@ use tokio::sync::{mpsc, watch};
 use zeromq::{Socket, SocketRecv, SocketSend, ZmqMessage};
 
 use crate::engines::rust::{self as rust_cells, RustEngine};
-use crate::engines::sql::{CellError, SqlEngine};
+use crate::engines::sql::SqlEngine;
+use crate::error::{CellError, ErrorKind};
 use crate::front;
 use crate::settings::Settings;
 use crate::wire::{self, Incoming, Outgoing, Signer};
@@ -446,7 +447,7 @@ impl Kernel {
                 .await
                 .unwrap_or_else(|e| {
                     Err(CellError::new(
-                        "RustSetupError",
+                        ErrorKind::RustSetup,
                         format!("the Rust environment could not be started: {e}"),
                     ))
                 })?;

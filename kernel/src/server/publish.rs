@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 
 use super::{Kernel, Running};
 use crate::engines::rust as rust_cells;
-use crate::engines::sql::{CellError, SqlEngine};
+use crate::engines::sql::SqlEngine;
 use crate::engines::{Output, TableOutput};
+use crate::error::{CellError, ErrorKind};
 use crate::wire::Incoming;
 
 /// Status lines of running statements: engine id → (display id, last text).
@@ -135,16 +136,16 @@ impl Kernel {
             );
         }
         if let (Ok(Ok(())), Some(e)) = (&outcome, chart_error) {
-            return Err(CellError::new("ChartError", e));
+            return Err(CellError::new(ErrorKind::Chart, e));
         }
         match outcome {
             Ok(r) => r,
             Err(e) if e.is_cancelled() => Err(CellError::new(
-                "Interrupted",
+                ErrorKind::Interrupted,
                 "the cell was interrupted; statements before the running one are done, the running one left no changes, and the session keeps its state",
             )),
             Err(e) => Err(CellError::new(
-                "InternalError",
+                ErrorKind::Internal,
                 format!("the SQL engine failed unexpectedly ({e}); the session is still usable. Please report this with the cell that caused it"),
             )),
         }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
 use crate::engines::sql::split;
-use crate::engines::sql::{CellError, SqlEngine};
+use crate::engines::sql::SqlEngine;
+use crate::error::CellError;
 use crate::settings::StartupSettings;
 
 /// A start-up statement (or file) that failed.
@@ -161,7 +162,7 @@ fn from_cell_error(path: &Path, line: usize, e: CellError) -> StartupError {
     StartupError {
         path: path.to_path_buf(),
         line: Some(line),
-        message: format!("{}: {}", e.ename, e.evalue),
+        message: format!("{}: {}", e.ename(), e.evalue),
         // The first traceback line repeats the message; "in statement at line" repeats
         // the line.
         context: e
@@ -320,7 +321,7 @@ mod tests {
         assert_eq!(got, Some(1));
         let (tx, _rx) = mpsc::unbounded_channel();
         let err = engine.execute("SELECT $skipped", &tx).await.unwrap_err();
-        assert_eq!(err.ename, "ParameterError");
+        assert_eq!(err.ename(), "ParameterError");
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -100,7 +100,7 @@ impl KernelDb {
             .query(sql)
             .await
             .map(drop)
-            .map_err(|e| CellFailure(format!("{sql}: {}: {}", e.ename, e.evalue)))
+            .map_err(|e| CellFailure(format!("{sql}: {}: {}", e.ename(), e.evalue)))
     }
 }
 
@@ -114,7 +114,7 @@ impl sqllogictest::AsyncDB for KernelDb {
             .engine
             .query(sql)
             .await
-            .map_err(|e| CellFailure(format!("{}: {}", e.ename, e.evalue)))?;
+            .map_err(|e| CellFailure(format!("{}: {}", e.ename(), e.evalue)))?;
         Ok(match result.rows {
             Some((schema, batches)) => DBOutput::Rows {
                 types: column_types(schema.fields()),

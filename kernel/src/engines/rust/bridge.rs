@@ -14,7 +14,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc::UnboundedSender;
 
-use crate::engines::{CellError, Output, Session, TableOutput};
+use crate::engines::{Output, Session, TableOutput};
+use crate::error::{CellError, ErrorKind};
 
 /// The cell a Rust engine is running: where its outputs go and when it started.
 #[derive(Clone)]
@@ -182,7 +183,7 @@ async fn serve(
                     &mut conn,
                     &[
                         status::ERROR.as_bytes(),
-                        e.ename.as_bytes(),
+                        e.ename().as_bytes(),
                         e.evalue.as_bytes(),
                     ],
                 )
@@ -194,7 +195,7 @@ async fn serve(
 
 fn arrow_error(e: datafusion::arrow::error::ArrowError) -> CellError {
     CellError::new(
-        "ArrowError",
+        ErrorKind::Arrow,
         format!("the batches could not be read or written: {e}"),
     )
 }
@@ -238,7 +239,7 @@ async fn handle(request: Vec<Vec<u8>>, session: &dyn Session, current: &CurrentC
             let cell = current.lock().expect("current cell lock").clone();
             let Some(cell) = cell else {
                 return Err(CellError::new(
-                    "BridgeError",
+                    ErrorKind::Bridge,
                     "no Rust cell is running to show this in",
                 ));
             };
@@ -251,7 +252,7 @@ async fn handle(request: Vec<Vec<u8>>, session: &dyn Session, current: &CurrentC
             Ok(vec![])
         }
         other => Err(CellError::new(
-            "BridgeError",
+            ErrorKind::Bridge,
             format!(
                 "unknown bridge operation '{other}'; the client crate and the kernel differ in version"
             ),

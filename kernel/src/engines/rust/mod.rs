@@ -23,7 +23,8 @@ use tokio::sync::oneshot;
 pub use bridge::{remove_stale_dirs, Bridge, Current, CurrentCell};
 pub use child::filter_child_stdout;
 
-use super::{CellError, Output, Session};
+use super::{Output, Session};
+use crate::error::{CellError, ErrorKind};
 
 /// The client crate's sources, written out for evcxr (it needs a crate on disk).
 const CLIENT_FILES: [(&str, &str); 3] = [
@@ -189,11 +190,11 @@ impl RustEngine {
         cache: &Path,
     ) -> Result<RustEngine, CellError> {
         if let Some(why) = missing_tools() {
-            return Err(CellError::new("RustUnavailable", why));
+            return Err(CellError::new(ErrorKind::RustUnavailable, why));
         }
         let setup_error = |what: &str, e: &dyn std::fmt::Display| {
             CellError::new(
-                "RustSetupError",
+                ErrorKind::RustSetup,
                 format!("the Rust environment could not be started: {what}: {e}"),
             )
         };
@@ -319,7 +320,7 @@ impl RustEngine {
             Ok(outputs) => {
                 if let Some(message) = panic {
                     return Err(CellError::new(
-                        "RustPanic",
+                        ErrorKind::RustPanic,
                         format!("the Rust cell panicked: {message}. Variables this cell defined are dropped; earlier ones are kept, and the session goes on"),
                     ));
                 }
@@ -343,12 +344,12 @@ impl RustEngine {
                 self.restarted.store(true, Ordering::SeqCst);
                 if self.shared.interrupted.swap(false, Ordering::SeqCst) {
                     Err(CellError::new(
-                        "Interrupted",
+                        ErrorKind::Interrupted,
                         "the Rust cell was stopped. Its process was restarted, so Rust variables are gone (functions, `use` and `:dep` are kept); SQL tables, views and parameters are untouched",
                     ))
                 } else {
                     Err(CellError::new(
-                        "RustProcessCrashed",
+                        ErrorKind::RustProcessCrashed,
                         format!(
                             "the Rust process ended ({}). It was restarted: Rust variables are gone (functions, `use` and `:dep` are kept); SQL tables, views and parameters are untouched",
                             why.trim().lines().last().unwrap_or("no reason given")
@@ -357,13 +358,13 @@ impl RustEngine {
                 }
             }
             Err(evcxr::Error::TypeRedefinedVariablesLost(vars)) => Err(CellError::new(
-                "RustStateLost",
+                ErrorKind::RustStateLost,
                 format!(
                     "a type this cell redefined was used by variables {}, which are gone now; define them again",
                     vars.join(", ")
                 ),
             )),
-            Err(evcxr::Error::Message(m)) => Err(CellError::new("RustError", m.trim().to_string())),
+            Err(evcxr::Error::Message(m)) => Err(CellError::new(ErrorKind::Rust, m.trim().to_string())),
         }
     }
 
@@ -493,7 +494,7 @@ fn worker(
                 ""
             };
             CellError::new(
-                "RustSetupError",
+                ErrorKind::RustSetup,
                 format!(
                     "evcxr could not start its Rust process: {}{hint}",
                     why.trim()
@@ -512,7 +513,7 @@ fn worker(
         // Compiler output of a failed setup is on evcxr's stderr channel.
         let detail: Vec<String> = outputs.stderr.try_iter().collect();
         let _ = ready.send(Err(CellError::new(
-            "RustSetupError",
+            ErrorKind::RustSetup,
             format!(
                 "the lakehouse client crate could not be built ({}); check that cargo can reach crates.io (or its mirror) to fetch Arrow. {}",
                 e.to_string().trim(),
@@ -651,11 +652,11 @@ fn question_mark_error(stderr_tail: &[String]) -> CellError {
         let is_kind = kind.chars().next().is_some_and(|c| c.is_ascii_uppercase())
             && kind.chars().all(|c| c.is_ascii_alphanumeric());
         if is_kind {
-            return CellError::new(kind, message.to_string());
+            return CellError::new(ErrorKind::from_ename(kind), message.to_string());
         }
     }
     CellError::new(
-        "RustError",
+        ErrorKind::Rust,
         format!("the cell stopped at a `?` with this error: {text}"),
     )
 }
@@ -725,11 +726,11 @@ mod tests {
     fn question_mark_errors_keep_the_client_crate_kinds() {
         let e = question_mark_error(&["TableNotFound: table x does not exist".into(), "".into()]);
         assert_eq!(
-            (e.ename.as_str(), e.evalue.as_str()),
+            (e.ename(), e.evalue.as_str()),
             ("TableNotFound", "table x does not exist")
         );
         let e = question_mark_error(&["invalid digit found in string".into()]);
-        assert_eq!(e.ename, "RustError");
+        assert_eq!(e.ename(), "RustError");
         assert!(
             e.evalue.contains("invalid digit found in string"),
             "{}",

@@ -1,7 +1,7 @@
 //! Compile errors of a Rust cell as a notebook user reads them: rustc's message, the cell line
 //! it points at with a caret under the span, and rustc's help — not evcxr's JSON.
 
-use crate::engines::CellError;
+use crate::error::{CellError, ErrorKind};
 
 /// At most this many errors are shown; rustc's follow-on errors rarely help.
 const MAX_ERRORS: usize = 5;
@@ -76,7 +76,7 @@ pub fn compile_errors(
         traceback.pop();
     }
     let evalue = summary.unwrap_or_else(|| "the Rust cell did not compile".into());
-    let mut err = CellError::new("CompileError", evalue);
+    let mut err = CellError::new(ErrorKind::Compile, evalue);
     err.traceback = traceback;
     err
 }

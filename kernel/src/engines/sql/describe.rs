@@ -17,10 +17,11 @@ use iceberg::table::Table;
 use iceberg::{ErrorKind, TableIdent};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::errors::{self, CellError};
+use super::errors;
 use super::{refs, Output, SqlEngine};
 use crate::catalog::versioned::{format_millis, TableSpec};
 use crate::catalog::{self, CATALOG_NAME};
+use crate::error::{self, CellError};
 
 /// A statement this module answers.
 #[derive(Debug, PartialEq, Eq)]
@@ -150,7 +151,7 @@ impl SqlEngine {
     }
 
     async fn load_for_describe(&self, name: &str) -> Result<Table, CellError> {
-        let bad = |m: String| CellError::new("SyntaxError", m);
+        let bad = |m: String| CellError::new(error::ErrorKind::Syntax, m);
         let object = Parser::new(&GenericDialect {})
             .try_with_sql(name)
             .and_then(|mut p| p.parse_object_name(false))
@@ -454,7 +455,7 @@ mod tests {
         assert_eq!(last_table(&outs).total_rows, 3);
         let (_, r) = run(&e, "DESCRIBE EXTENDED demo.nope").await;
         let err = r.unwrap_err();
-        assert_eq!(err.ename, "TableNotFound");
+        assert_eq!(err.ename(), "TableNotFound");
         assert!(err.evalue.contains("demo.events"), "{}", err.evalue);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -6,31 +6,7 @@ use datafusion::error::DataFusionError;
 
 use super::split::{self, Open, Piece};
 use crate::catalog::{LakehouseCatalog, Listing, CATALOG_NAME};
-
-/// A failed cell, as sent in the `error` output and the error execute_reply.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CellError {
-    pub ename: String,
-    pub evalue: String,
-    pub traceback: Vec<String>,
-}
-
-impl CellError {
-    /// An error whose traceback is just the message.
-    pub fn new(ename: &str, evalue: impl Into<String>) -> Self {
-        let evalue = evalue.into();
-        CellError {
-            ename: ename.to_string(),
-            traceback: vec![format!("{ename}: {evalue}")],
-            evalue,
-        }
-    }
-
-    pub fn with_context(mut self, lines: Vec<String>) -> Self {
-        self.traceback.extend(lines);
-        self
-    }
-}
+use crate::error::{CellError, ErrorKind};
 
 /// The cell ends inside a string, comment or parenthesis.
 pub fn unterminated(cell: &str, open: Open) -> CellError {
@@ -42,7 +18,7 @@ pub fn unterminated(cell: &str, open: Open) -> CellError {
         Open::Paren => "a parenthesis is not closed: add the missing )",
     };
     let last = cell.lines().count().max(1);
-    CellError::new("SyntaxError", what).with_context(split::caret(
+    CellError::new(ErrorKind::Syntax, what).with_context(split::caret(
         cell,
         last,
         cell.lines().last().map_or(1, |l| l.chars().count() + 1),
@@ -52,7 +28,7 @@ pub fn unterminated(cell: &str, open: Open) -> CellError {
 /// A parse error, shown with the offending line and a caret.
 pub fn syntax(e: DataFusionError, cell: &str, piece: &Piece) -> CellError {
     let msg = strip_prefixes(&e.strip_backtrace());
-    let mut err = CellError::new("SyntaxError", short(&msg));
+    let mut err = CellError::new(ErrorKind::Syntax, short(&msg));
     if let Some((l, c)) = split::error_location(&msg) {
         let (line, col) = split::cell_location(piece, l, c);
         err.evalue = format!("{} (line {line}, column {col})", short(&msg));
@@ -78,22 +54,22 @@ pub fn from_datafusion(
         let name = crate::catalog::versioned::humanize(&name);
         return unknown_table(&name, &catalog.listing()).with_context(statement_context(piece));
     }
-    let ename = match root {
-        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => "PlanError",
-        DataFusionError::NotImplemented(_) => "NotSupported",
-        DataFusionError::ResourcesExhausted(_) => "ResourcesExhausted",
-        DataFusionError::ArrowError(..) => "ArrowError",
-        DataFusionError::IoError(_) => "IOError",
-        DataFusionError::External(_) => "CatalogError",
-        _ => "ExecutionError",
+    let kind = match root {
+        DataFusionError::Plan(_) | DataFusionError::SchemaError(..) => ErrorKind::Plan,
+        DataFusionError::NotImplemented(_) => ErrorKind::NotSupported,
+        DataFusionError::ResourcesExhausted(_) => ErrorKind::ResourcesExhausted,
+        DataFusionError::ArrowError(..) => ErrorKind::Arrow,
+        DataFusionError::IoError(_) => ErrorKind::Io,
+        DataFusionError::External(_) => ErrorKind::Catalog,
+        _ => ErrorKind::Execution,
     };
-    CellError::new(ename, crate::catalog::versioned::humanize(&msg))
+    CellError::new(kind, crate::catalog::versioned::humanize(&msg))
         .with_context(statement_context(piece))
 }
 
 /// A failed catalog call, naming the object.
 pub fn catalog(what: &str, e: iceberg::Error) -> CellError {
-    CellError::new("CatalogError", format!("{what}: {e}"))
+    CellError::new(ErrorKind::Catalog, format!("{what}: {e}"))
 }
 
 /// Unknown table: names the tables that do exist, closest first.
@@ -107,7 +83,7 @@ pub fn unknown_table(name: &str, listing: &Listing) -> CellError {
     if bare.contains(['@', '#']) {
         // Another reference: the session's listing says nothing about it.
         return CellError::new(
-            "TableNotFound",
+            ErrorKind::TableNotFound,
             format!(
                 "table {wanted} does not exist there; check the table and reference names \
                  (LIST REFERENCES shows references; USE REFERENCE <ref> then SHOW TABLES shows a reference's tables)"
@@ -146,7 +122,7 @@ pub fn unknown_table(name: &str, listing: &Listing) -> CellError {
         )
     };
     CellError::new(
-        "TableNotFound",
+        ErrorKind::TableNotFound,
         format!("table {wanted} does not exist; {hint}"),
     )
 }
@@ -156,7 +132,7 @@ pub fn unknown_schema(name: &str, catalog: &LakehouseCatalog) -> CellError {
     let listing = catalog.listing();
     let names: Vec<_> = listing.schemas.keys().cloned().collect();
     CellError::new(
-        "SchemaNotFound",
+        ErrorKind::SchemaNotFound,
         format!(
             "schema {name} does not exist; existing schemas: {}. Create it with CREATE SCHEMA {name}",
             if names.is_empty() {
@@ -246,7 +222,7 @@ mod tests {
     fn unknown_table_suggests_the_closest() {
         let l = listing(&[("demo", "events"), ("demo", "customers"), ("other", "x")]);
         let e = unknown_table("lakehouse.demo.evnts", &l);
-        assert_eq!(e.ename, "TableNotFound");
+        assert_eq!(e.ename(), "TableNotFound");
         assert!(
             e.evalue.contains("table demo.evnts does not exist"),
             "{}",
@@ -288,7 +264,7 @@ mod tests {
             None,
         );
         let err = syntax(e, cell, piece);
-        assert_eq!(err.ename, "SyntaxError");
+        assert_eq!(err.ename(), "SyntaxError");
         assert!(err.evalue.contains("line 2, column 1"), "{}", err.evalue);
         assert_eq!(err.traceback[1], "   2 | SELEC 2");
         assert_eq!(err.traceback[2], "     | ^");

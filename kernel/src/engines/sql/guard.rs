@@ -7,9 +7,10 @@
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::errors::{self, CellError};
+use super::errors;
 use super::split::Piece;
 use super::{Output, SqlEngine};
+use crate::error::{CellError, ErrorKind};
 
 /// `(condition, statement)` of an `IF … THEN …` statement; `None` for anything else.
 pub(super) fn parse(text: &str) -> Option<Result<(String, String), String>> {
@@ -108,7 +109,7 @@ impl SqlEngine {
                 Ok(())
             }
             other => Err(CellError::new(
-                "TypeError",
+                ErrorKind::Type,
                 format!(
                     "IF needs a true/false condition; {condition} is {other} ({})",
                     other.data_type()
@@ -165,12 +166,12 @@ mod tests {
         .await;
         r.unwrap();
         let (_, r) = run(&e, "SELECT * FROM t").await;
-        assert_eq!(r.unwrap_err().ename, "TableNotFound");
+        assert_eq!(r.unwrap_err().ename(), "TableNotFound");
         // A guarded ASSERT fails the cell like a plain one.
         let (_, r) = run(&e, "IF true THEN ASSERT 1 = 2, 'one is not two'").await;
-        assert_eq!(r.unwrap_err().ename, "AssertionError");
+        assert_eq!(r.unwrap_err().ename(), "AssertionError");
         let (_, r) = run(&e, "IF 1 THEN SELECT 1").await;
-        assert_eq!(r.unwrap_err().ename, "TypeError");
+        assert_eq!(r.unwrap_err().ename(), "TypeError");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,7 +3,7 @@
 
 use lakehouse_render::{ChartKind, ChartSpec};
 
-use super::CellError;
+use crate::error::{CellError, ErrorKind};
 
 /// The magics there are, for messages.
 pub const MAGICS: &str = "%%sql [--chart bar|line|scatter|area|histogram] [--x COLUMN] [--y COLUMN] [--color COLUMN] [--title TEXT]";
@@ -32,11 +32,11 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
     if !trimmed.starts_with('%') {
         return Ok((CellOptions::default(), None));
     }
-    let words = shell_words(trimmed).map_err(|m| CellError::new("MagicError", m))?;
+    let words = shell_words(trimmed).map_err(|m| CellError::new(ErrorKind::Magic, m))?;
     let (name, args) = words.split_first().expect("a word starting with %");
     if name != "%%sql" {
         return Err(CellError::new(
-            "MagicError",
+            ErrorKind::Magic,
             format!("unknown magic '{name}'; the magics are: {MAGICS}"),
         ));
     }
@@ -55,7 +55,7 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
                 .or_else(|| it.next().cloned())
                 .ok_or_else(|| {
                     CellError::new(
-                        "MagicError",
+                        ErrorKind::Magic,
                         format!("{flag} needs {what}; usage: {MAGICS}"),
                     )
                 })
@@ -65,7 +65,7 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
                 let k = value("a chart kind")?;
                 kind = Some(ChartKind::parse(&k).ok_or_else(|| {
                     CellError::new(
-                        "MagicError",
+                        ErrorKind::Magic,
                         format!(
                             "unknown chart kind '{k}'; the kinds are: {}",
                             ChartKind::NAMES
@@ -79,7 +79,7 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
             TITLE => title = Some(value("a title")?),
             other => {
                 return Err(CellError::new(
-                    "MagicError",
+                    ErrorKind::Magic,
                     format!("unknown option '{other}' for %%sql; usage: {MAGICS}"),
                 ))
             }
@@ -97,7 +97,7 @@ pub fn parse(cell: &str) -> Result<(CellOptions, Option<String>), CellError> {
         }
         None if x.is_some() || y.is_some() || color.is_some() || title.is_some() => {
             return Err(CellError::new(
-                "MagicError",
+                ErrorKind::Magic,
                 format!("--x/--y/--color/--title go with --chart KIND; usage: {MAGICS}"),
             ))
         }

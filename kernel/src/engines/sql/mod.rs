@@ -37,9 +37,9 @@ use datafusion::prelude::SessionConfig;
 use tokio::sync::mpsc::UnboundedSender;
 
 pub use assist::{Completion, Inspection, IsComplete};
-pub use errors::CellError;
 
 use crate::catalog::{self, LakehouseCatalog, CATALOG_NAME};
+use crate::error::{CellError, ErrorKind};
 use crate::settings::Settings;
 use handlers::display_name;
 use split::Piece;
@@ -251,7 +251,7 @@ impl SqlEngine {
         let produced_table = self.tables_sent.load(std::sync::atomic::Ordering::Relaxed) != before;
         if options.chart.is_some() && !produced_table {
             return Err(CellError::new(
-                "ChartError",
+                ErrorKind::Chart,
                 "nothing to chart: no statement of the cell returned rows; end the cell with a SELECT",
             ));
         }
@@ -261,11 +261,11 @@ impl SqlEngine {
     /// A query that did not fit says which limit and what it asked for (crate::limits),
     /// once its aborted tasks have given their memory back (so the next cell has it all).
     async fn explain_limits(&self, mut e: CellError) -> CellError {
-        if e.ename == "ResourcesExhausted" {
+        if e.ename() == "ResourcesExhausted" {
             crate::limits::settle(&self.ctx.runtime_env()).await;
             let raw = std::mem::take(&mut e.evalue);
             e.evalue = self.settings.limits.explain_exhausted(&raw);
-            e.traceback[0] = format!("{}: {}", e.ename, e.evalue);
+            e.traceback[0] = format!("{}: {}", e.ename(), e.evalue);
             e.traceback
                 .extend(raw.lines().map(|l| format!("  DataFusion: {}", l.trim())));
         }
@@ -412,7 +412,7 @@ mod tests {
         run(&e, "CREATE TABLE events (a INT)").await.1.unwrap();
         let (_, r) = run(&e, "SELECT * FROM evnts").await;
         let err = r.unwrap_err();
-        assert_eq!(err.ename, "TableNotFound");
+        assert_eq!(err.ename(), "TableNotFound");
         assert!(err.evalue.contains("default.events"), "{}", err.evalue);
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -449,7 +449,7 @@ mod tests {
         .await;
         assert!(r.is_err());
         let (_, r) = run(&e, "SELECT * FROM bad").await;
-        assert_eq!(r.unwrap_err().ename, "TableNotFound");
+        assert_eq!(r.unwrap_err().ename(), "TableNotFound");
         let (outs, r) = run(
             &e,
             "CREATE TABLE good AS SELECT * FROM (VALUES (1), (2)) v(x)",

@@ -16,11 +16,12 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 
 use super::describe::{self, Describe};
-use super::errors::{self, CellError};
+use super::errors;
 use super::refs::{self, RefStatement};
 use super::show_lineage::{self, ShowLineage};
 use super::split::Piece;
 use super::{depth, guard, params, summarize, travel, write, SqlEngine};
+use crate::error::{CellError, ErrorKind};
 
 /// Display settings a session can change with `SET lakehouse.<key> = n`.
 pub const DISPLAY_SETTINGS: &[&str] = &["max_rows", "max_col_width"];
@@ -164,7 +165,7 @@ impl SqlEngine {
     /// Parses one statement of `cell` into what the session runs.
     pub(super) fn parse_statement(&self, cell: &str, piece: &Piece) -> Result<Parsed, CellError> {
         let context = || errors::statement_context(piece);
-        let syntax = |m: String| CellError::new("SyntaxError", m).with_context(context());
+        let syntax = |m: String| CellError::new(ErrorKind::Syntax, m).with_context(context());
         // The kernel's own SETs are read as written: their values are evaluated.
         let raw_tokens = tokenize(&piece.text);
         let words = leading_words(&piece.text, &raw_tokens, 4);
@@ -172,7 +173,7 @@ impl SqlEngine {
             let own = match family(&words, &raw_tokens) {
                 Family::SetDisplay => {
                     let (key, value) = display_setting(&piece.text)
-                        .map_err(|m| CellError::new("SettingError", m))?;
+                        .map_err(|m| CellError::new(ErrorKind::Setting, m))?;
                     Some(Statement::SetDisplay { key, value })
                 }
                 _ => match params::parse_set(&piece.text) {
@@ -195,7 +196,7 @@ impl SqlEngine {
         // `${name}` substitution: identifiers and numbers, never a value that could change
         // the statement (params::substitute).
         let (piece, tokens) = match params::substitute(&piece.text, &self.params)
-            .map_err(|m| CellError::new("ParameterError", m).with_context(context()))?
+            .map_err(|m| CellError::new(ErrorKind::Parameter, m).with_context(context()))?
         {
             Cow::Borrowed(_) => (piece.clone(), raw_tokens),
             Cow::Owned(text) => {
@@ -231,11 +232,15 @@ impl SqlEngine {
                 None => self.parse_sql(cell, &piece)?,
             },
             Family::ShowLineage => match show_lineage::parse(text) {
-                Some(s) => Statement::ShowLineage(s.map_err(|m| CellError::new("SyntaxError", m))?),
+                Some(s) => {
+                    Statement::ShowLineage(s.map_err(|m| CellError::new(ErrorKind::Syntax, m))?)
+                }
                 None => self.parse_sql(cell, &piece)?,
             },
             Family::Reference => match refs::parse(text) {
-                Some(r) => Statement::Reference(r.map_err(|m| CellError::new("SyntaxError", m))?),
+                Some(r) => {
+                    Statement::Reference(r.map_err(|m| CellError::new(ErrorKind::Syntax, m))?)
+                }
                 None => self.parse_sql(cell, &piece)?,
             },
             family @ (Family::Write | Family::Describe | Family::Summarize | Family::Sql) => {
@@ -271,7 +276,7 @@ impl SqlEngine {
         family: Family,
     ) -> Result<Statement, CellError> {
         let syntax = |m: String| {
-            CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+            CellError::new(ErrorKind::Syntax, m).with_context(errors::statement_context(piece))
         };
         Ok(match family {
             Family::Write => match write::classify(tokens) {
@@ -320,13 +325,13 @@ impl SqlEngine {
                 let statement = stmts.pop_front().expect("one statement");
                 if let Err(m) = depth::check(&statement) {
                     depth::release(statement);
-                    return Err(CellError::new("StatementTooComplex", m)
+                    return Err(CellError::new(ErrorKind::StatementTooComplex, m)
                         .with_context(errors::statement_context(piece)));
                 }
                 Ok(statement)
             }
             _ => Err(CellError::new(
-                "SyntaxError",
+                ErrorKind::Syntax,
                 format!(
                     "expected one statement at line {}, found {}; separate statements with ';'",
                     piece.line,

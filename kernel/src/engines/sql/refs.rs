@@ -13,8 +13,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use lakehouse_nessie::{NessieCatalog, RefKind};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::{CellError, Output, SqlEngine, TableOutput};
+use super::{Output, SqlEngine, TableOutput};
 use crate::catalog::versioned::{self, RefPoint};
+use crate::error::{CellError, ErrorKind};
 use crate::lineage::keys;
 
 /// The git commit of a commit's lineage, with `+dirty` when the notebook had uncommitted
@@ -343,14 +344,15 @@ impl SqlEngine {
         let started = Instant::now();
         let Some(base) = &self.nessie else {
             return Err(CellError::new(
-                "NotSupported",
+                ErrorKind::NotSupported,
                 "branches and tags need the Nessie catalog; this session's catalog has none. \
                  Set NESSIE_URI (and LAKEHOUSE_WAREHOUSE; LAKEHOUSE_CATALOG=nessie if it is set) \
                  and restart the kernel",
             ));
         };
         let current = self.current_catalog(base);
-        let fail = |e: lakehouse_nessie::NessieError| CellError::new("NessieError", e.to_string());
+        let fail =
+            |e: lakehouse_nessie::NessieError| CellError::new(ErrorKind::Nessie, e.to_string());
         let msg = match stmt {
             RefStatement::Create {
                 kind,
@@ -378,7 +380,7 @@ impl SqlEngine {
                 match current.get_reference(&name).await {
                     Ok(r) if r.kind != kind => {
                         return Err(CellError::new(
-                            "NessieError",
+                            ErrorKind::Nessie,
                             format!(
                                 "{name} is a {}, not a {kind}; use DROP {} {name}",
                                 r.kind,
@@ -399,7 +401,7 @@ impl SqlEngine {
                     == Some(true)
                 {
                     return Err(CellError::new(
-                        "NessieError",
+                        ErrorKind::Nessie,
                         format!("{kind} {name} is the active reference of this session; USE REFERENCE another one first"),
                     ));
                 }
@@ -412,7 +414,7 @@ impl SqlEngine {
                     .as_deref()
                     .map(versioned::parse_point)
                     .transpose()
-                    .map_err(|m| CellError::new("SyntaxError", m))?;
+                    .map_err(|m| CellError::new(ErrorKind::Syntax, m))?;
                 let (hash, when) = match point {
                     None => (None, None),
                     Some(RefPoint::Hash(h)) => (Some(h), None),
@@ -446,7 +448,7 @@ impl SqlEngine {
                 let into = into.unwrap_or_else(|| base.reference().to_string());
                 if from == into {
                     return Err(CellError::new(
-                        "NessieError",
+                        ErrorKind::Nessie,
                         format!("cannot merge {from} into itself; name the branch to merge: MERGE BRANCH dev INTO {into}"),
                     ));
                 }

@@ -9,8 +9,9 @@ use datafusion::common::TableReference;
 use datafusion::datasource::MemTable;
 use tokio::sync::mpsc;
 
-use super::{CellError, Output, SqlEngine};
+use super::{Output, SqlEngine};
 use crate::engines::{QueryResult, Session};
+use crate::error::{CellError, ErrorKind};
 
 #[async_trait::async_trait]
 impl Session for SqlEngine {
@@ -43,7 +44,7 @@ impl Session for SqlEngine {
                 .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'));
         if !valid {
             return Err(CellError::new(
-                "NameError",
+                ErrorKind::Name,
                 format!("'{name}' is not a table name to register; use letters, digits and '_', optionally as schema.name"),
             ));
         }
@@ -58,8 +59,9 @@ impl Session for SqlEngine {
         for (i, b) in batches.into_iter().enumerate() {
             partitions[i % n].push(b);
         }
-        let table_provider = MemTable::try_new(schema, partitions)
-            .map_err(|e| CellError::new("RegisterError", format!("cannot register {name}: {e}")))?;
+        let table_provider = MemTable::try_new(schema, partitions).map_err(|e| {
+            CellError::new(ErrorKind::Register, format!("cannot register {name}: {e}"))
+        })?;
         let replaced = self
             .catalog
             .session_objects()
@@ -71,7 +73,7 @@ impl Session for SqlEngine {
             .register_table(full, Arc::new(table_provider))
             .map_err(|e| {
                 CellError::new(
-                    "RegisterError",
+                    ErrorKind::Register,
                     format!(
                         "cannot register {schema_name}.{table}: {}",
                         super::errors::plain(&e)
@@ -91,9 +93,9 @@ impl Session for SqlEngine {
         let mut fields = Vec::with_capacity(all.len());
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(all.len());
         for (name, value) in all {
-            let array = value
-                .to_array()
-                .map_err(|e| CellError::new("ParameterError", format!("parameter {name}: {e}")))?;
+            let array = value.to_array().map_err(|e| {
+                CellError::new(ErrorKind::Parameter, format!("parameter {name}: {e}"))
+            })?;
             fields.push(Field::new(name, value.data_type(), true));
             columns.push(array);
         }
@@ -102,7 +104,7 @@ impl Session for SqlEngine {
             columns,
             &RecordBatchOptions::new().with_row_count(Some(1)),
         )
-        .map_err(|e| CellError::new("ParameterError", e.to_string()))
+        .map_err(|e| CellError::new(ErrorKind::Parameter, e.to_string()))
     }
 
     fn settings_rows(&self) -> Vec<(String, String)> {
@@ -154,7 +156,7 @@ mod tests {
         assert!(n > e.max_rows());
         assert_eq!(n, 1000);
         let err = e.query("SELECT * FROM nope").await.unwrap_err();
-        assert_eq!(err.ename, "TableNotFound");
+        assert_eq!(err.ename(), "TableNotFound");
         let _ = std::fs::remove_dir_all(dir);
     }
 
@@ -191,7 +193,7 @@ mod tests {
             .unwrap_err();
         assert!(err.evalue.contains("is an Iceberg table"), "{}", err.evalue);
         let err = e.register_batches("a b", schema, vec![]).await.unwrap_err();
-        assert_eq!(err.ename, "NameError");
+        assert_eq!(err.ename(), "NameError");
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -11,8 +11,9 @@ use iceberg::{Catalog, ErrorKind, TableIdent};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::refs::{git_commit_shown, send_table};
-use super::{errors, CellError, Output, SqlEngine};
+use super::{errors, Output, SqlEngine};
 use crate::catalog::{self, versioned::TableSpec, CATALOG_NAME};
+use crate::error::{self, CellError};
 use crate::lineage::keys;
 
 /// The grammar, for errors.
@@ -188,7 +189,7 @@ impl SqlEngine {
                         let log = nessie
                             .log(None, 1000)
                             .await
-                            .map_err(|e| CellError::new("NessieError", e.to_string()))?;
+                            .map_err(|e| CellError::new(error::ErrorKind::Nessie, e.to_string()))?;
                         let rows = log
                             .iter()
                             .filter(|e| names_notebook(&e.properties, &path))
@@ -305,13 +306,14 @@ impl SqlEngine {
             Some((s, t)) => (s.to_string(), t.to_string()),
             None => (self.settings.default_schema.clone(), plain.clone()),
         };
-        let spec = TableSpec::parse(&table).map_err(|m| CellError::new("SyntaxError", m))?;
+        let spec =
+            TableSpec::parse(&table).map_err(|m| CellError::new(error::ErrorKind::Syntax, m))?;
         let shown = format!("{schema}.{}", spec.display());
         let cat: Arc<dyn Catalog> = match (&spec.reference, self.catalog.nessie()) {
             (Some(r), Some(n)) => Arc::new(n.with_reference(r, None)),
             (Some(_), None) => {
                 return Err(CellError::new(
-                    "CatalogError",
+                    error::ErrorKind::Catalog,
                     format!(
                     "{shown}: table names with @branch need the Nessie catalog (set NESSIE_URI)"
                 ),

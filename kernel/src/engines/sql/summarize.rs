@@ -33,9 +33,10 @@ use datafusion::logical_expr::{cast, Expr, LogicalPlan, SortExpr};
 use datafusion::prelude::lit;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::errors::{self, CellError};
+use super::errors;
 use super::split::Piece;
 use super::{Output, SqlEngine, TableOutput};
+use crate::error::{CellError, ErrorKind};
 
 /// The query a `SUMMARIZE` statement summarizes (`SELECT * FROM t` for a table name), or
 /// `None` when `text` is not a SUMMARIZE statement.
@@ -107,7 +108,7 @@ impl SqlEngine {
                 | LogicalPlan::DescribeTable(_)
         ) {
             return Err(CellError::new(
-                "SyntaxError",
+                ErrorKind::Syntax,
                 "SUMMARIZE takes a table or a query (SELECT …), not another statement",
             )
             .with_context(errors::statement_context(piece)));
@@ -117,7 +118,7 @@ impl SqlEngine {
         let (exprs, columns) = summary_exprs(df.schema());
         if columns.is_empty() {
             return Err(CellError::new(
-                "SyntaxError",
+                ErrorKind::Syntax,
                 "SUMMARIZE: the input has no columns",
             ));
         }
@@ -129,7 +130,7 @@ impl SqlEngine {
             .map_err(fail)?;
         let Some(row) = batches.iter().find(|b| b.num_rows() == 1) else {
             return Err(CellError::new(
-                "InternalError",
+                ErrorKind::Internal,
                 "SUMMARIZE: the aggregate returned no row",
             ));
         };
@@ -385,7 +386,7 @@ mod tests {
         assert_eq!(rows[0][11], "20.0");
         // Bad input says what to write.
         let (_, r) = run(&e, "SUMMARIZE s.nope").await;
-        assert_eq!(r.unwrap_err().ename, "TableNotFound");
+        assert_eq!(r.unwrap_err().ename(), "TableNotFound");
         let (_, r) = run(&e, "SUMMARIZE").await;
         assert!(r.unwrap_err().evalue.contains("SUMMARIZE demo.events"));
         let _ = std::fs::remove_dir_all(&dir);

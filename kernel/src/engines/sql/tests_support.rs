@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use tokio::sync::mpsc;
 
-use super::{CellError, Output, SqlEngine, TableOutput};
+use super::{Output, SqlEngine, TableOutput};
+use crate::error::CellError;
 use crate::settings::Settings;
 
 /// A session on the embedded catalog in `dir`.

@@ -14,10 +14,11 @@ use datafusion::sql::parser::Statement;
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::errors::{self, CellError};
+use super::super::errors;
 use super::super::split::Piece;
 use super::super::{depth, metanames, params, progress, write, Output, SqlEngine, TableOutput};
 use crate::catalog::CATALOG_NAME;
+use crate::error::{CellError, ErrorKind};
 
 impl SqlEngine {
     /// A statement DataFusion parsed: planned and run, with the kernel's own handling of
@@ -57,7 +58,7 @@ impl SqlEngine {
                 self.drop_table(&schema, &table, d.if_exists, out).await
             }
             LogicalPlan::Ddl(DdlStatement::CreateCatalog(c)) => Err(CellError::new(
-                "CatalogError",
+                ErrorKind::Catalog,
                 format!(
                     "cannot create catalog '{}': this kernel has one catalog, '{CATALOG_NAME}'; use CREATE SCHEMA",
                     c.catalog_name
@@ -132,13 +133,13 @@ impl SqlEngine {
                 }
                 None if key.chars().all(|c| c.is_ascii_digit()) => {
                     return Err(CellError::new(
-                        "ParameterError",
+                        ErrorKind::Parameter,
                         format!("positional parameter {id} has no value here; name it: SET x = …, then use $x"),
                     ))
                 }
                 None => {
                     return Err(CellError::new(
-                        "ParameterError",
+                        ErrorKind::Parameter,
                         format!(
                             "parameter {id} is not set ({}); set it with SET {key} = …",
                             self.params.names()
@@ -204,7 +205,7 @@ impl SqlEngine {
             .map_err(fail)?;
         if let Err(m) = depth::check(&statement) {
             depth::release(statement);
-            return Err(CellError::new("StatementTooComplex", m));
+            return Err(CellError::new(ErrorKind::StatementTooComplex, m));
         }
         let refs = state.resolve_table_references(&statement).map_err(fail)?;
         if !refs.is_empty() {
@@ -229,7 +230,7 @@ impl SqlEngine {
                 datafusion::scalar::ScalarValue::try_from_array(b.column(0), 0).map_err(fail)
             }
             _ => Err(CellError::new(
-                "ParameterError",
+                ErrorKind::Parameter,
                 format!("{what} needs one value; '{expr}' gives {rows} rows"),
             )),
         }

@@ -8,9 +8,10 @@ use datafusion::sql::parser::Statement;
 use iceberg::TableIdent;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::errors::{self, CellError};
+use super::super::errors;
 use super::super::{Output, SqlEngine};
 use crate::catalog::{self, CATALOG_NAME};
+use crate::error::{CellError, ErrorKind};
 
 impl SqlEngine {
     pub(in super::super) async fn create_schema(
@@ -21,7 +22,7 @@ impl SqlEngine {
     ) -> Result<(), CellError> {
         // Its levels become folders of the warehouse (checked first: Nessie cannot even look
         // up a namespace with an empty level).
-        catalog::check_schema_name(name).map_err(|m| CellError::new("NameError", m))?;
+        catalog::check_schema_name(name).map_err(|m| CellError::new(ErrorKind::Name, m))?;
         let cat = self.write_catalog(&self.commit_lineage());
         let ns = catalog::namespace(name);
         let exists = cat
@@ -31,7 +32,7 @@ impl SqlEngine {
         let msg = if exists {
             if !if_not_exists {
                 return Err(CellError::new(
-                    "CatalogError",
+                    ErrorKind::Catalog,
                     format!("schema {name} already exists; use CREATE SCHEMA IF NOT EXISTS {name} to skip it"),
                 ));
             }
@@ -89,7 +90,7 @@ impl SqlEngine {
         if !tables.is_empty() && !cascade {
             let names: Vec<_> = tables.iter().map(|t| t.name().to_string()).collect();
             return Err(CellError::new(
-                "CatalogError",
+                ErrorKind::Catalog,
                 format!(
                     "schema {name} is not empty (tables: {}); drop them first or use DROP SCHEMA {name} CASCADE",
                     names.join(", ")
@@ -228,7 +229,7 @@ impl SqlEngine {
             Ok(())
         } else {
             Err(CellError::new(
-                "CatalogError",
+                ErrorKind::Catalog,
                 format!(
                     "unknown catalog '{name}'; the catalog is '{CATALOG_NAME}' (or leave it out)"
                 ),

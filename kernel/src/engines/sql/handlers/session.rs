@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::errors::{self, CellError};
+use super::super::errors;
 use super::super::split::Piece;
 use super::super::{params, refs, Output, SqlEngine};
+use crate::error::{CellError, ErrorKind};
 
 impl SqlEngine {
     /// `SHOW SETTINGS`: the kernel's own settings (DataFusion's options are `SHOW ALL`).
@@ -91,7 +92,7 @@ impl SqlEngine {
                 Ok(())
             }
             ScalarValue::Boolean(v) => Err(CellError::new(
-                "AssertionError",
+                ErrorKind::Assertion,
                 format!(
                     "{what}: the check {condition} is {}",
                     if v.is_some() {
@@ -103,7 +104,7 @@ impl SqlEngine {
             )
             .with_context(errors::statement_context(piece))),
             other => Err(CellError::new(
-                "AssertionError",
+                ErrorKind::Assertion,
                 format!(
                     "ASSERT needs a true/false condition; {condition} is {other} ({})",
                     other.data_type()

@@ -8,13 +8,14 @@ use iceberg::arrow::arrow_type_to_type;
 use iceberg::spec::Type;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::errors::{self, CellError};
+use super::super::errors;
 use super::super::split::Piece;
 use super::super::{Output, SqlEngine};
 use super::cell_error;
 use super::create::id_name;
 use super::target;
 use crate::catalog;
+use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, AlterTable, Dropped};
 
 fn sql_statement(
@@ -24,7 +25,7 @@ fn sql_statement(
 ) -> Result<sql::Statement, CellError> {
     match engine.parse(cell, piece)? {
         DFStatement::Statement(s) => Ok(*s),
-        _ => Err(CellError::new("SyntaxError", "unexpected statement")),
+        _ => Err(CellError::new(ErrorKind::Syntax, "unexpected statement")),
     }
 }
 
@@ -60,7 +61,10 @@ pub(super) async fn drop_purge(
         ..
     } = sql_statement(engine, cell, piece)?
     else {
-        return Err(CellError::new("SyntaxError", "expected DROP TABLE t PURGE"));
+        return Err(CellError::new(
+            ErrorKind::Syntax,
+            "expected DROP TABLE t PURGE",
+        ));
     };
     for n in &names {
         let target = target(engine, &object_ref(n))?;
@@ -96,7 +100,7 @@ pub(super) async fn alter(
     let fail = |e| errors::from_datafusion(e, cell, piece, &engine.catalog);
     let lake = |e| cell_error(engine, &fail, e);
     let sql::Statement::AlterTable(a) = sql_statement(engine, cell, piece)? else {
-        return Err(CellError::new("SyntaxError", "expected ALTER TABLE"));
+        return Err(CellError::new(ErrorKind::Syntax, "expected ALTER TABLE"));
     };
     let target = target(engine, &object_ref(&a.name))?;
     let name = target.name.clone();
@@ -137,7 +141,7 @@ pub(super) async fn alter(
             }
             other => {
                 return Err(CellError::new(
-                    "NotSupported",
+                    ErrorKind::NotSupported,
                     format!("ALTER TABLE … {other} is not supported; supported: ADD COLUMN c TYPE, RENAME COLUMN a TO b, DROP COLUMN c"),
                 ))
             }
@@ -160,7 +164,7 @@ pub(super) async fn alter(
 
 /// The Iceberg type for a column type written in SQL, as DataFusion reads the type name.
 async fn iceberg_type(engine: &SqlEngine, t: &sql::DataType, col: &str) -> Result<Type, CellError> {
-    let bad = |m: String| CellError::new("TypeError", format!("column '{col}': {m}"));
+    let bad = |m: String| CellError::new(ErrorKind::Type, format!("column '{col}': {m}"));
     let plan = engine
         .ctx
         .state()

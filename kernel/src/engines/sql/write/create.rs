@@ -18,11 +18,12 @@ use iceberg::spec::{Schema, Transform, UnboundPartitionSpec};
 use iceberg::TableIdent;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::errors::{self, CellError};
+use super::super::errors;
 use super::super::split::Piece;
 use super::super::{Output, SqlEngine};
 use super::{cell_error, keyword, plural, significant, target, Fail};
 use crate::catalog;
+use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, CreateTable, LakehouseError, PartitionField, ReplaceTable, Replaced};
 
 /// The Spark clauses of a CREATE TABLE, cut out of the statement (DataFusion's parser takes
@@ -314,12 +315,12 @@ pub(super) async fn create(
     out: &UnboundedSender<Output>,
 ) -> Result<(), CellError> {
     let clauses = split_create(&piece.text, tokens).map_err(|m| {
-        CellError::new("SyntaxError", m).with_context(errors::statement_context(piece))
+        CellError::new(ErrorKind::Syntax, m).with_context(errors::statement_context(piece))
     })?;
     if let Some(u) = &clauses.using {
         if !u.eq_ignore_ascii_case("iceberg") {
             return Err(CellError::new(
-                "NotSupported",
+                ErrorKind::NotSupported,
                 format!("tables here are Iceberg tables: USING {u} is not supported; write USING iceberg or leave it out"),
             ));
         }
@@ -346,7 +347,7 @@ pub(super) async fn create(
         LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(c)) if !c.temporary => c,
         _ => {
             return Err(CellError::new(
-                "NotSupported",
+                ErrorKind::NotSupported,
                 "this CREATE TABLE form is not supported; write CREATE [OR REPLACE] TABLE t (...) or CREATE TABLE t AS SELECT ...",
             ))
         }

@@ -9,9 +9,9 @@ use datafusion::common::Column;
 use datafusion::logical_expr::{DmlStatement, Expr, LogicalPlan};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::super::errors::CellError;
 use super::super::{Output, SqlEngine};
 use super::{cell_error, check_insert_types, plural, Fail};
+use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, Deleted, Overwritten, TableTarget};
 
 /// INSERT INTO an Iceberg table.
@@ -106,7 +106,7 @@ pub(super) async fn delete(
         LogicalPlan::TableScan(_) => None,
         _ => {
             return Err(CellError::new(
-                "NotSupported",
+                ErrorKind::NotSupported,
                 "this DELETE form is not supported; write DELETE FROM t [WHERE condition]",
             ))
         }

@@ -30,14 +30,15 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{DmlStatement, Expr, ExprSchemable, LogicalPlan, WriteOp};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan};
-use iceberg::{Catalog, ErrorKind, TableIdent};
+use iceberg::{Catalog, ErrorKind as IcebergErrorKind, TableIdent};
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::errors::{self, CellError};
+use super::errors;
 use super::split::Piece;
 use super::{Output, SqlEngine};
 use crate::catalog;
 use crate::catalog::versioned::TableSpec;
+use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{CommitTarget, LakehouseError, TableTarget};
 use crate::lineage::CommitLineage;
 use alter::{alter, drop_purge};
@@ -179,7 +180,7 @@ pub(super) fn check_insert_types(dml: &DmlStatement) -> Result<(), CellError> {
         }
         if let Some((from, to)) = found {
             return Err(CellError::new(
-                "TypeError",
+                ErrorKind::Type,
                 format!(
                     "cannot insert into {}: column '{}' is {} but the value is {}; \
                      write a {} value or convert it with CAST(... AS {})",
@@ -249,11 +250,11 @@ fn display(r: &TableReference) -> String {
 /// catalog).
 fn target(engine: &SqlEngine, r: &TableReference) -> Result<TableTarget, CellError> {
     let (schema, table) = engine.resolve(r)?;
-    let spec = TableSpec::parse(&table).map_err(|m| CellError::new("SyntaxError", m))?;
+    let spec = TableSpec::parse(&table).map_err(|m| CellError::new(ErrorKind::Syntax, m))?;
     let name = format!("{schema}.{}", spec.display());
     if spec.metadata.is_some() || spec.snapshot.is_some() || spec.point.is_some() {
         return Err(CellError::new(
-            "ReadOnlyTable",
+            ErrorKind::ReadOnlyTable,
             format!(
                 "{name} is read-only (a metadata table or a past version); write to {schema}.{}",
                 spec.table
@@ -267,7 +268,7 @@ fn target(engine: &SqlEngine, r: &TableReference) -> Result<TableTarget, CellErr
         CatalogKind::Embedded => {
             if spec.reference.is_some() {
                 return Err(CellError::new(
-                    "CatalogError",
+                    ErrorKind::Catalog,
                     format!(
                         "{name}: table names with @branch need the Nessie catalog (set NESSIE_URI)"
                     ),
@@ -277,10 +278,9 @@ fn target(engine: &SqlEngine, r: &TableReference) -> Result<TableTarget, CellErr
             (engine.catalog.iceberg(), CommitTarget::Embedded { db_uri })
         }
         CatalogKind::Nessie { .. } => {
-            let nessie = engine
-                .catalog
-                .nessie()
-                .ok_or_else(|| CellError::new("CatalogError", "the Nessie catalog is not open"))?;
+            let nessie = engine.catalog.nessie().ok_or_else(|| {
+                CellError::new(ErrorKind::Catalog, "the Nessie catalog is not open")
+            })?;
             let nessie = match &spec.reference {
                 Some(r) => nessie.with_reference(r, None),
                 None => nessie,
@@ -294,7 +294,7 @@ fn target(engine: &SqlEngine, r: &TableReference) -> Result<TableTarget, CellErr
         CatalogKind::Rest(_) => {
             if spec.reference.is_some() {
                 return Err(CellError::new(
-                    "CatalogError",
+                    ErrorKind::Catalog,
                     format!("{name}: table names with @branch need the Nessie catalog"),
                 ));
             }
@@ -319,31 +319,31 @@ fn cell_error(engine: &SqlEngine, fail: Fail<'_>, e: LakehouseError) -> CellErro
         L::DataFusion(e) => fail(e),
         L::TableNotFound { table } => errors::unknown_table(&table, &engine.catalog.listing()),
         L::SchemaNotFound { schema } => errors::unknown_schema(&schema, &engine.catalog),
-        e => CellError::new(ename(&e), e.to_string()),
+        e => CellError::new(kind(&e), e.to_string()),
     }
 }
 
-/// The `ename` of a table operation's error.
-fn ename(e: &LakehouseError) -> &'static str {
+/// The kind of a table operation's error.
+fn kind(e: &LakehouseError) -> ErrorKind {
     use LakehouseError as L;
     match e {
-        L::DataFusion(_) => "ExecutionError",
-        L::TableNotFound { .. } => "TableNotFound",
-        L::SchemaNotFound { .. } => "SchemaNotFound",
+        L::DataFusion(_) => ErrorKind::Execution,
+        L::TableNotFound { .. } => ErrorKind::TableNotFound,
+        L::SchemaNotFound { .. } => ErrorKind::SchemaNotFound,
         L::Iceberg { .. }
         | L::TableExists { .. }
         | L::ColumnExists { .. }
         | L::RenameTargetExists { .. }
-        | L::PartitionColumn { .. } => "CatalogError",
-        L::InvalidName(_) => "NameError",
-        L::Partition(_) => "PartitionError",
-        L::UnstorableType(_) | L::ConditionNotBoolean { .. } => "TypeError",
-        L::RestCannotCommit { .. } | L::ConditionNotEvaluable { .. } => "NotSupported",
-        L::ColumnNotFound { .. } => "ColumnNotFound",
+        | L::PartitionColumn { .. } => ErrorKind::Catalog,
+        L::InvalidName(_) => ErrorKind::Name,
+        L::Partition(_) => ErrorKind::Partition,
+        L::UnstorableType(_) | L::ConditionNotBoolean { .. } => ErrorKind::Type,
+        L::RestCannotCommit { .. } | L::ConditionNotEvaluable { .. } => ErrorKind::NotSupported,
+        L::ColumnNotFound { .. } => ErrorKind::ColumnNotFound,
         L::Commit { failure, .. } => match failure.error.kind() {
-            ErrorKind::CatalogCommitConflicts => "CommitConflict",
-            ErrorKind::FeatureUnsupported => "NotSupported",
-            _ => "CatalogError",
+            IcebergErrorKind::CatalogCommitConflicts => ErrorKind::CommitConflict,
+            IcebergErrorKind::FeatureUnsupported => ErrorKind::NotSupported,
+            _ => ErrorKind::Catalog,
         },
     }
 }

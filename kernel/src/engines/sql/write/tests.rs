@@ -7,8 +7,9 @@ use futures::TryStreamExt;
 use iceberg::spec::Transform;
 
 use super::super::tests_support::{engine, run, tempdir};
-use super::super::{CellError, Output, SqlEngine};
+use super::super::{Output, SqlEngine};
 use crate::catalog;
+use crate::error::CellError;
 use crate::lakehouse;
 
 async fn ok(e: &SqlEngine, sql: &str) -> Vec<String> {
@@ -277,7 +278,7 @@ async fn drop_purge_and_alter_columns() {
         msgs[0].contains("deleted its data and metadata files"),
         "{msgs:?}"
     );
-    assert_eq!(err(&e, "SELECT * FROM g").await.ename, "TableNotFound");
+    assert_eq!(err(&e, "SELECT * FROM g").await.ename(), "TableNotFound");
     for f in &data {
         let path = f.strip_prefix("file://").unwrap_or(f);
         assert!(
@@ -366,7 +367,7 @@ async fn names_cannot_leave_the_warehouse_or_enter_another_table() {
         "CREATE SCHEMA IF NOT EXISTS `..`",
     ] {
         let x = err(&e, sql).await;
-        assert_eq!(x.ename, "NameError", "{sql}: {x:?}");
+        assert_eq!(x.ename(), "NameError", "{sql}: {x:?}");
         assert!(
             x.evalue.contains("name '") && x.evalue.contains("may not be empty, '.' or '..'"),
             "{sql}: {}",
@@ -468,12 +469,12 @@ fn operation_errors_keep_their_names_and_messages() {
         }),
     };
     let conflict = commit(ErrorKind::CatalogCommitConflicts, false);
-    assert_eq!(super::ename(&conflict), "CommitConflict");
+    assert_eq!(super::kind(&conflict).ename(), "CommitConflict");
     assert_eq!(conflict.to_string(), "cannot commit to default.r: it moved");
     let unsupported = commit(ErrorKind::FeatureUnsupported, false);
-    assert_eq!(super::ename(&unsupported), "NotSupported");
+    assert_eq!(super::kind(&unsupported).ename(), "NotSupported");
     let unknown = commit(ErrorKind::Unexpected, true);
-    assert_eq!(super::ename(&unknown), "CatalogError");
+    assert_eq!(super::kind(&unknown).ename(), "CatalogError");
     assert_eq!(
         unknown.to_string(),
         "cannot commit to default.r: it moved — the catalog could not say whether the commit \
@@ -483,7 +484,7 @@ fn operation_errors_keep_their_names_and_messages() {
         "cannot load table default.t",
         iceberg::Error::new(ErrorKind::Unexpected, "down"),
     );
-    assert_eq!(super::ename(&iceberg), "CatalogError");
+    assert_eq!(super::kind(&iceberg).ename(), "CatalogError");
     assert_eq!(
         iceberg.to_string(),
         format!(
@@ -512,7 +513,7 @@ fn operation_errors_keep_their_names_and_messages() {
         ),
         (L::TableExists { table: "t".into() }, "CatalogError"),
     ] {
-        assert_eq!(super::ename(&e), ename, "{e}");
+        assert_eq!(super::kind(&e).ename(), ename, "{e}");
     }
     assert_eq!(
         L::TableExists {
