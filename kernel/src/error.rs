@@ -111,6 +111,13 @@ kinds! {
     Register => "RegisterError",
 }
 
+impl ErrorKind {
+    /// An error of this kind with `evalue` as its message (`ErrorKind::Syntax.error(m)`).
+    pub fn error(self, evalue: impl Into<String>) -> CellError {
+        CellError::new(self, evalue)
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.ename())

@@ -15,6 +15,8 @@ use datafusion::sql::sqlparser::ast::{
     Expr, ObjectName, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 
+use crate::error::{CellError, ErrorKind};
+
 /// Deepest expression nesting a statement may have (a chain of N terms nests N deep).
 pub const MAX_EXPR_DEPTH: usize = 10_000;
 
@@ -107,7 +109,11 @@ pub fn release(mut statement: Statement) {
 
 /// Refuses a statement whose expressions nest deeper than [`MAX_EXPR_DEPTH`], with an error
 /// that names the limit and says how to stay under it.
-pub fn check(statement: &Statement) -> Result<(), String> {
+pub fn check(statement: &Statement) -> Result<(), CellError> {
+    measure(statement).map_err(|m| ErrorKind::StatementTooComplex.error(m))
+}
+
+fn measure(statement: &Statement) -> Result<(), String> {
     let mut v = Depth { current: 0 };
     let flow = match statement {
         Statement::Statement(s) => Visit::visit(&**s, &mut v),
@@ -115,7 +121,7 @@ pub fn check(statement: &Statement) -> Result<(), String> {
             CopyToSource::Query(q) => Visit::visit(&**q, &mut v),
             CopyToSource::Relation(_) => ControlFlow::Continue(()),
         },
-        Statement::Explain(e) => return check(&e.statement),
+        Statement::Explain(e) => return measure(&e.statement),
         Statement::CreateExternalTable(_) | Statement::Reset(_) => ControlFlow::Continue(()),
     };
     match flow {
@@ -194,7 +200,7 @@ mod tests {
                 ] {
                     let statement = parse(&sql);
                     let err = check(&statement).unwrap_err();
-                    assert!(err.contains("10000 levels"), "{err}");
+                    assert!(err.evalue.contains("10000 levels"), "{err}");
                     release(statement);
                 }
             })

@@ -33,7 +33,12 @@ pub(super) enum Describe {
 }
 
 /// Recognizes the statements above; `None` for anything else (plain DESCRIBE included).
-pub(super) fn parse(text: &str) -> Option<Result<Describe, String>> {
+pub(super) fn parse(text: &str) -> Option<Result<Describe, CellError>> {
+    read(text).map(|r| r.map_err(|m| error::ErrorKind::Syntax.error(m)))
+}
+
+/// [`parse`] with the message of a malformed statement as text.
+fn read(text: &str) -> Option<Result<Describe, String>> {
     let t = text.trim().trim_end_matches(';').trim();
     let mut words = t.split_whitespace();
     let first = words.next()?.to_ascii_uppercase();

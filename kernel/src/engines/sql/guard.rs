@@ -13,7 +13,12 @@ use super::{Output, SqlEngine};
 use crate::error::{CellError, ErrorKind};
 
 /// `(condition, statement)` of an `IF … THEN …` statement; `None` for anything else.
-pub(super) fn parse(text: &str) -> Option<Result<(String, String), String>> {
+pub(super) fn parse(text: &str) -> Option<Result<(String, String), CellError>> {
+    read(text).map(|r| r.map_err(|m| ErrorKind::Syntax.error(m)))
+}
+
+/// [`parse`] with the message of a malformed statement as text.
+fn read(text: &str) -> Option<Result<(String, String), String>> {
     let t = text.trim();
     let head = t.get(..2)?;
     if !head.eq_ignore_ascii_case("IF") || !t[2..].starts_with(char::is_whitespace) {

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use datafusion::scalar::ScalarValue;
 
+use crate::error::{CellError, ErrorKind};
+
 /// Names DataFusion itself handles with `SET` (besides dotted `datafusion.*` options).
 const DATAFUSION_SETS: &[&str] = &["timezone", "time_zone", "time"];
 
@@ -60,7 +62,12 @@ impl Params {
 /// `SET name = expr` / `SET name TO expr` with a plain name: `Some((name, expr))`. Dotted
 /// names (`datafusion.execution.batch_size`) and DataFusion's own `SET TIME ZONE` are not
 /// parameters and return `None`.
-pub fn parse_set(text: &str) -> Option<Result<(String, String), String>> {
+pub fn parse_set(text: &str) -> Option<Result<(String, String), CellError>> {
+    read_set(text).map(|r| r.map_err(|m| ErrorKind::Syntax.error(m)))
+}
+
+/// [`parse_set`] with the message of a malformed statement as text.
+fn read_set(text: &str) -> Option<Result<(String, String), String>> {
     let t = text.trim();
     let rest = t
         .get(..3)
@@ -190,7 +197,12 @@ pub fn parse_assert(text: &str) -> Option<(String, Option<String>)> {
 
 /// Replaces `${name}` outside strings, quoted names and comments with the parameter's
 /// value, which must be a plain (optionally dotted) name or a whole number.
-pub fn substitute<'a>(text: &'a str, params: &Params) -> Result<Cow<'a, str>, String> {
+/// A missing or unusable parameter is a ParameterError.
+pub fn substitute<'a>(text: &'a str, params: &Params) -> Result<Cow<'a, str>, CellError> {
+    replace(text, params).map_err(|m| ErrorKind::Parameter.error(m))
+}
+
+fn replace<'a>(text: &'a str, params: &Params) -> Result<Cow<'a, str>, String> {
     if !text.contains("${") {
         return Ok(Cow::Borrowed(text));
     }
@@ -335,9 +347,12 @@ mod tests {
             "SELECT '${db}', \"${db}\" FROM t"
         );
         let e = substitute("SELECT * FROM ${evil}", &p).unwrap_err();
-        assert!(e.contains("plain name"), "{e}");
+        assert!(e.evalue.contains("plain name"), "{e}");
         let e = substitute("SELECT * FROM ${missing}", &p).unwrap_err();
-        assert!(e.contains("not set") && e.contains("db, evil, n"), "{e}");
+        assert!(
+            e.evalue.contains("not set") && e.evalue.contains("db, evil, n"),
+            "{e}"
+        );
         assert!(matches!(
             substitute("SELECT $n", &p).unwrap(),
             Cow::Borrowed(_)

@@ -165,7 +165,7 @@ impl SqlEngine {
     /// Parses one statement of `cell` into what the session runs.
     pub(super) fn parse_statement(&self, cell: &str, piece: &Piece) -> Result<Parsed, CellError> {
         let context = || errors::statement_context(piece);
-        let syntax = |m: String| CellError::new(ErrorKind::Syntax, m).with_context(context());
+        let in_context = |e: CellError| e.with_context(context());
         // The kernel's own SETs are read as written: their values are evaluated.
         let raw_tokens = tokenize(&piece.text);
         let words = leading_words(&piece.text, &raw_tokens, 4);
@@ -178,7 +178,7 @@ impl SqlEngine {
                 }
                 _ => match params::parse_set(&piece.text) {
                     Some(set) => {
-                        let (name, expr) = set.map_err(syntax)?;
+                        let (name, expr) = set.map_err(in_context)?;
                         Some(Statement::SetParameter { name, expr })
                     }
                     // DataFusion's own SET (dotted names, SET TIME ZONE).
@@ -195,21 +195,20 @@ impl SqlEngine {
         }
         // `${name}` substitution: identifiers and numbers, never a value that could change
         // the statement (params::substitute).
-        let (piece, tokens) = match params::substitute(&piece.text, &self.params)
-            .map_err(|m| CellError::new(ErrorKind::Parameter, m).with_context(context()))?
-        {
-            Cow::Borrowed(_) => (piece.clone(), raw_tokens),
-            Cow::Owned(text) => {
-                let tokens = tokenize(&text);
-                (
-                    Piece {
-                        text,
-                        ..piece.clone()
-                    },
-                    tokens,
-                )
-            }
-        };
+        let (piece, tokens) =
+            match params::substitute(&piece.text, &self.params).map_err(in_context)? {
+                Cow::Borrowed(_) => (piece.clone(), raw_tokens),
+                Cow::Owned(text) => {
+                    let tokens = tokenize(&text);
+                    (
+                        Piece {
+                            text,
+                            ..piece.clone()
+                        },
+                        tokens,
+                    )
+                }
+            };
         let words = leading_words(&piece.text, &tokens, 4);
         let text = piece.text.as_str();
         let statement = match family(&words, &tokens) {
@@ -219,7 +218,7 @@ impl SqlEngine {
             Family::SetDisplay | Family::Set => self.parse_sql(cell, &piece)?,
             Family::Guarded => match guard::parse(text) {
                 Some(g) => {
-                    let (condition, statement) = g.map_err(syntax)?;
+                    let (condition, statement) = g.map_err(in_context)?;
                     Statement::Guarded {
                         condition,
                         statement,
@@ -232,20 +231,16 @@ impl SqlEngine {
                 None => self.parse_sql(cell, &piece)?,
             },
             Family::ShowLineage => match show_lineage::parse(text) {
-                Some(s) => {
-                    Statement::ShowLineage(s.map_err(|m| CellError::new(ErrorKind::Syntax, m))?)
-                }
+                Some(s) => Statement::ShowLineage(s?),
                 None => self.parse_sql(cell, &piece)?,
             },
             Family::Reference => match refs::parse(text) {
-                Some(r) => {
-                    Statement::Reference(r.map_err(|m| CellError::new(ErrorKind::Syntax, m))?)
-                }
+                Some(r) => Statement::Reference(r?),
                 None => self.parse_sql(cell, &piece)?,
             },
             family @ (Family::Write | Family::Describe | Family::Summarize | Family::Sql) => {
                 // These read tables: `t VERSION AS OF …` and friends become table names.
-                let (piece, tokens) = match travel::rewrite(&piece.text).map_err(syntax)? {
+                let (piece, tokens) = match travel::rewrite(&piece.text).map_err(in_context)? {
                     Cow::Borrowed(_) => (piece, tokens),
                     Cow::Owned(text) => {
                         let tokens = tokenize(&text);
@@ -275,21 +270,19 @@ impl SqlEngine {
         tokens: &[TokenWithSpan],
         family: Family,
     ) -> Result<Statement, CellError> {
-        let syntax = |m: String| {
-            CellError::new(ErrorKind::Syntax, m).with_context(errors::statement_context(piece))
-        };
+        let in_context = |e: CellError| e.with_context(errors::statement_context(piece));
         Ok(match family {
             Family::Write => match write::classify(tokens) {
                 Some(kind) => Statement::Write(kind),
                 None => self.parse_sql(cell, piece)?,
             },
             Family::Describe => match describe::parse(&piece.text) {
-                Some(d) => Statement::Describe(d.map_err(syntax)?),
+                Some(d) => Statement::Describe(d.map_err(in_context)?),
                 None => self.parse_sql(cell, piece)?,
             },
             Family::Summarize => match summarize::parse(&piece.text) {
                 Some(q) => Statement::Summarize {
-                    query: q.map_err(syntax)?,
+                    query: q.map_err(in_context)?,
                 },
                 None => self.parse_sql(cell, piece)?,
             },
@@ -323,10 +316,9 @@ impl SqlEngine {
         match stmts.len() {
             1 => {
                 let statement = stmts.pop_front().expect("one statement");
-                if let Err(m) = depth::check(&statement) {
+                if let Err(e) = depth::check(&statement) {
                     depth::release(statement);
-                    return Err(CellError::new(ErrorKind::StatementTooComplex, m)
-                        .with_context(errors::statement_context(piece)));
+                    return Err(e.with_context(errors::statement_context(piece)));
                 }
                 Ok(statement)
             }

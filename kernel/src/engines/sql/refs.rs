@@ -100,7 +100,12 @@ pub const AFTER_NAME: &[&str] = &[
 
 /// `None` when `text` is not a branch/tag statement; `Some(Err)` when it starts like one
 /// but is malformed.
-pub fn parse(text: &str) -> Option<Result<RefStatement, String>> {
+pub fn parse(text: &str) -> Option<Result<RefStatement, CellError>> {
+    read(text).map(|r| r.map_err(|m| ErrorKind::Syntax.error(m)))
+}
+
+/// [`parse`] with the message of a malformed statement as text.
+fn read(text: &str) -> Option<Result<RefStatement, String>> {
     let words = tokenize(text);
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let is_ref = match upper.as_slice() {
@@ -665,6 +670,7 @@ mod tests {
         assert!(parse("USE REFERENCE main AT TIMESTAMP 'soon'")
             .unwrap()
             .unwrap_err()
+            .evalue
             .contains("not a timestamp"));
         assert_eq!(ok("LIST REFERENCES"), RefStatement::List);
         assert_eq!(ok("SHOW REFERENCE IN lakehouse"), RefStatement::Show);
@@ -696,10 +702,10 @@ mod tests {
     #[test]
     fn malformed_statements_show_the_grammar() {
         let e = parse("CREATE BRANCH").unwrap().unwrap_err();
-        assert!(e.contains("expected a branch or tag name"), "{e}");
+        assert!(e.evalue.contains("expected a branch or tag name"), "{e}");
         let e = parse("SHOW LOG dev LIMIT x").unwrap().unwrap_err();
-        assert!(e.contains("whole number"), "{e}");
+        assert!(e.evalue.contains("whole number"), "{e}");
         let e = parse("MERGE BRANCH dev ONTO main").unwrap().unwrap_err();
-        assert!(e.contains("unexpected 'ONTO'"), "{e}");
+        assert!(e.evalue.contains("unexpected 'ONTO'"), "{e}");
     }
 }

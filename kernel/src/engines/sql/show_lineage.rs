@@ -30,7 +30,12 @@ pub enum ShowLineage {
 }
 
 /// `None` when `text` is not `SHOW LINEAGE …`; `Some(Err)` when it is but does not parse.
-pub fn parse(text: &str) -> Option<Result<ShowLineage, String>> {
+pub fn parse(text: &str) -> Option<Result<ShowLineage, CellError>> {
+    read(text).map(|r| r.map_err(|m| error::ErrorKind::Syntax.error(m)))
+}
+
+/// [`parse`] with the message of a malformed statement as text.
+fn read(text: &str) -> Option<Result<ShowLineage, String>> {
     let t = text.trim().trim_end_matches(';').trim();
     let mut words = t.split_whitespace();
     let (a, b) = (words.next()?, words.next()?);

@@ -40,7 +40,12 @@ use crate::error::{CellError, ErrorKind};
 
 /// The query a `SUMMARIZE` statement summarizes (`SELECT * FROM t` for a table name), or
 /// `None` when `text` is not a SUMMARIZE statement.
-pub(super) fn parse(text: &str) -> Option<Result<String, String>> {
+pub(super) fn parse(text: &str) -> Option<Result<String, CellError>> {
+    read(text).map(|r| r.map_err(|m| ErrorKind::Syntax.error(m)))
+}
+
+/// [`parse`] with the message of a malformed statement as text.
+fn read(text: &str) -> Option<Result<String, String>> {
     let t = text.trim().trim_end_matches(';').trim();
     let (word, rest) = t.split_at_checked(9)?;
     if !word.eq_ignore_ascii_case("SUMMARIZE") {

@@ -13,11 +13,16 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use crate::catalog::versioned::{encode_snapshot, parse_timestamp, SnapshotSel};
+use crate::error::{CellError, ErrorKind};
 
 /// `text` with every time-travel clause folded into its table name; `Err` names a clause
 /// that is malformed. Text that does not tokenize is returned as is, for the parser to
 /// report.
-pub fn rewrite(text: &str) -> Result<Cow<'_, str>, String> {
+pub fn rewrite(text: &str) -> Result<Cow<'_, str>, CellError> {
+    fold(text).map_err(|m| ErrorKind::Syntax.error(m))
+}
+
+fn fold(text: &str) -> Result<Cow<'_, str>, String> {
     let upper = text.to_ascii_uppercase();
     if !["VERSION", "TIMESTAMP", "SYSTEM_TIME"]
         .iter()
@@ -219,11 +224,11 @@ mod tests {
     #[test]
     fn malformed_clauses_say_what_is_expected() {
         let e = rewrite("SELECT * FROM t VERSION AS OF 'abc'").unwrap_err();
-        assert!(e.contains("snapshot id"), "{e}");
+        assert!(e.evalue.contains("snapshot id"), "{e}");
         let e = rewrite("SELECT * FROM t TIMESTAMP AS OF 5").unwrap_err();
-        assert!(e.contains("quoted timestamp"), "{e}");
+        assert!(e.evalue.contains("quoted timestamp"), "{e}");
         let e = rewrite("SELECT * FROM t TIMESTAMP AS OF 'yesterday'").unwrap_err();
-        assert!(e.contains("not a timestamp"), "{e}");
+        assert!(e.evalue.contains("not a timestamp"), "{e}");
         // Not after a table name: an alias, left for DataFusion.
         assert!(matches!(
             rewrite("SELECT version AS of FROM t").unwrap(),

@@ -203,9 +203,9 @@ impl SqlEngine {
         let statement = state
             .sql_to_statement(&sql, &datafusion::config::Dialect::Generic)
             .map_err(fail)?;
-        if let Err(m) = depth::check(&statement) {
+        if let Err(e) = depth::check(&statement) {
             depth::release(statement);
-            return Err(CellError::new(ErrorKind::StatementTooComplex, m));
+            return Err(e);
         }
         let refs = state.resolve_table_references(&statement).map_err(fail)?;
         if !refs.is_empty() {
