@@ -80,7 +80,7 @@ async fn run(engine: &SqlEngine, sql: &str) {
     drop(tx);
     while rx.recv().await.is_some() {}
     if let Err(e) = result {
-        panic!("{sql}: {} {}", e.ename, e.evalue);
+        panic!("{sql}: {} {}", e.ename(), e.evalue);
     }
 }
 

@@ -8,6 +8,7 @@ use iceberg_catalog_sql::{SqlCatalogBuilder, SQL_CATALOG_PROP_URI, SQL_CATALOG_P
 use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
 
 use super::{namespace, CATALOG_NAME};
+use crate::error::{CellError, ErrorKind};
 use crate::settings::Settings;
 
 /// The SQLite URI of the embedded catalog's database (the kernel's own commits use it too).
@@ -20,7 +21,14 @@ pub fn embedded_db_uri(settings: &Settings) -> String {
 
 /// Opens (creating on first use) the persistent embedded catalog under `settings.home`,
 /// and makes sure the default schema exists so unqualified names work at once.
-pub async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Catalog>, String> {
+/// Failures are CatalogErrors naming the folder or setting to fix.
+pub async fn open_embedded(settings: &Settings) -> Result<Arc<dyn Catalog>, CellError> {
+    open(settings)
+        .await
+        .map_err(|m| ErrorKind::Catalog.error(m))
+}
+
+async fn open(settings: &Settings) -> Result<Arc<dyn Catalog>, String> {
     std::fs::create_dir_all(&settings.home).map_err(|e| {
         format!(
             "cannot create the catalog folder {}: {e}. Set LAKEHOUSE_HOME to a writable folder",

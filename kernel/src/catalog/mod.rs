@@ -27,6 +27,8 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::{DataType, Field, Schema as ArrowSchema, TimeUnit};
 use iceberg::NamespaceIdent;
 
+use crate::error::{CellError, ErrorKind};
+
 /// An opened catalog: what DataFusion reads through, and the Nessie handle for ref
 /// operations when the catalog is Nessie (`None` for the embedded and REST catalogs).
 pub struct Opened {
@@ -37,7 +39,7 @@ pub struct Opened {
 /// Opens the catalog the settings name. Nothing is contacted for Nessie or an Iceberg REST
 /// server until first use: a server that is down fails the statements that need it, with an
 /// error naming its address, and the session carries on.
-pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, String> {
+pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, CellError> {
     use crate::settings::CatalogKind;
     match &settings.catalog {
         CatalogKind::Embedded => Ok(Opened {
@@ -57,7 +59,8 @@ pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, String
                 file_io_props: settings.s3.file_io_props(),
                 author: None,
             };
-            let nessie = NessieCatalog::new(cfg).map_err(|e| e.to_string())?;
+            let nessie =
+                NessieCatalog::new(cfg).map_err(|e| ErrorKind::Catalog.error(e.to_string()))?;
             Ok(Opened {
                 catalog: Arc::new(nessie.clone()),
                 nessie: Some(nessie),

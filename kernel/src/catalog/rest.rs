@@ -25,6 +25,7 @@ use iceberg_catalog_rest::{
 use iceberg_storage_opendal::OpenDalResolvingStorageFactory;
 
 use super::CATALOG_NAME;
+use crate::error::{CellError, ErrorKind};
 use crate::settings::{RestSettings, Settings};
 
 /// The properties handed to iceberg-rust's REST catalog builder.
@@ -52,16 +53,16 @@ pub fn rest_props(rest: &RestSettings, settings: &Settings) -> HashMap<String, S
 pub async fn open_rest(
     rest: &RestSettings,
     settings: &Settings,
-) -> std::result::Result<RestCatalog, String> {
-    let client = http_client()?;
+) -> std::result::Result<RestCatalog, CellError> {
+    let client = http_client().map_err(|m| ErrorKind::Catalog.error(m))?;
     let props = rest_props(rest, settings);
     let inner = build_client(client.clone(), props.clone())
         .await
         .map_err(|e| {
-            format!(
+            ErrorKind::Catalog.error(format!(
                 "cannot set up the Iceberg REST catalog at {}: {e}. Check LAKEHOUSE_REST_URI",
                 rest.uri
-            )
+            ))
         })?;
     Ok(RestCatalog {
         inner,

@@ -21,7 +21,6 @@ use super::{Chan, Kernel};
 use crate::engines::rust as rust_cells;
 use crate::engines::sql::{IsComplete, SqlEngine};
 use crate::engines::Output;
-use crate::error::{CellError, ErrorKind};
 use crate::wire::{self, Incoming, Outgoing};
 
 impl Kernel {
@@ -271,7 +270,7 @@ impl Kernel {
             );
         }
         let result = match self.engine().await {
-            Err(e) => Err(CellError::new(ErrorKind::Catalog, e)),
+            Err(e) => Err(e),
             Ok(engine) => {
                 // Errors of the start-up files, on the first cell that shows output.
                 if !req.silent {

@@ -379,7 +379,7 @@ impl Kernel {
     }
 
     /// The SQL session, opened on first use (on the engine runtime).
-    async fn engine(&self) -> Result<Arc<SqlEngine>, String> {
+    async fn engine(&self) -> Result<Arc<SqlEngine>, CellError> {
         let mut slot = self.engine.lock().await;
         if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
@@ -389,7 +389,9 @@ impl Kernel {
             .engine_rt
             .spawn(async move { crate::session::open(settings).await.map(Arc::new) })
             .await
-            .unwrap_or_else(|e| Err(format!("the catalog could not be opened: {e}")))?;
+            .unwrap_or_else(|e| {
+                Err(ErrorKind::Catalog.error(format!("the catalog could not be opened: {e}")))
+            })?;
         *slot = Some(opened.clone());
         Ok(opened)
     }

@@ -8,12 +8,13 @@
 pub mod startup;
 
 use crate::engines::sql::SqlEngine;
+use crate::error::CellError;
 use crate::settings::Settings;
 
 /// Opens a SQL session on `settings`: builds the catalog and the context
 /// ([`SqlEngine::new`]), then runs the start-up files; what failed in them waits for the
 /// first cell ([`SqlEngine::take_startup_report`]).
-pub async fn open(settings: Settings) -> Result<SqlEngine, String> {
+pub async fn open(settings: Settings) -> Result<SqlEngine, CellError> {
     let engine = SqlEngine::new(settings).await?;
     let report = startup::run(&engine).await.report();
     engine.set_startup_report(report);

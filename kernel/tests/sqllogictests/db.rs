@@ -87,7 +87,9 @@ impl KernelDb {
         catalog: &'static str,
     ) -> Result<Self, CellFailure> {
         let settings = Settings::from_map(env).map_err(|e| CellFailure(e.to_string()))?;
-        let engine = SqlEngine::new(settings).await.map_err(CellFailure)?;
+        let engine = SqlEngine::new(settings)
+            .await
+            .map_err(|e| CellFailure(e.to_string()))?;
         if let Some(report) = engine.take_startup_report() {
             return Err(CellFailure(format!("start-up files failed: {report}")));
         }

@@ -96,7 +96,7 @@ fn batch_rows(pool: Option<u64>) -> usize {
 impl SqlEngine {
     /// Opens the configured catalog and builds the session, without running the start-up
     /// files (`crate::session::open` does both).
-    pub async fn new(settings: Settings) -> Result<Self, String> {
+    pub async fn new(settings: Settings) -> Result<Self, CellError> {
         let opened = catalog::open(&settings).await?;
         let catalog = LakehouseCatalog::new(opened.catalog, opened.nessie.clone());
         // A catalog that cannot be listed now (Nessie down) is not fatal: every statement
@@ -110,10 +110,15 @@ impl SqlEngine {
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
             .with_create_default_catalog_and_schema(false);
         // Memory pool, spilling and target partitions from the limits (crate::limits).
-        let (config, runtime) = settings.limits.session(config)?;
+        let (config, runtime) = settings
+            .limits
+            .session(config)
+            .map_err(|m| ErrorKind::Setting.error(m))?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         // Spark SQL functions DataFusion lacks (DATEDIFF, DATE(), date_add, …).
-        spark::register(&ctx).map_err(|e| format!("cannot register Spark functions: {e}"))?;
+        spark::register(&ctx).map_err(|e| {
+            ErrorKind::Internal.error(format!("cannot register Spark functions: {e}"))
+        })?;
         // COUNT(DISTINCT) beside other aggregates: integer-like values in one vectorized
         // aggregate, the other types grouped twice (distinct_count, distinct_rule).
         for rule in distinct_rule::rules() {
