@@ -52,7 +52,7 @@ async fn open(settings: &Settings) -> Result<Arc<dyn Catalog>, String> {
         .await
         .map_err(|e| format!("cannot open the embedded catalog {}: {e}", db.display()))?;
     super::check_schema_name(&settings.default_schema)
-        .map_err(|e| format!("LAKEHOUSE_DEFAULT_SCHEMA: {e}"))?;
+        .map_err(|e| format!("LAKEHOUSE_DEFAULT_SCHEMA: {}", e.evalue))?;
     let ns = namespace(&settings.default_schema);
     if !catalog.namespace_exists(&ns).await.unwrap_or(false) {
         // Another kernel may create it at the same moment: only a real failure matters.

@@ -91,22 +91,25 @@ pub fn namespace(schema: &str) -> NamespaceIdent {
 /// levels (the parts between dots) becomes a folder of the warehouse (see
 /// [`lakehouse_nessie::check_path_name`] for what is refused and why). Every catalog kind and
 /// every statement that creates a schema goes through this.
-pub fn check_schema_name(name: &str) -> Result<(), String> {
-    namespace_levels(name).try_for_each(|level| {
-        lakehouse_nessie::check_path_name("schema", level).map_err(|e| {
-            if level == name {
-                e
-            } else {
-                format!("{e} (in schema name '{name}': each part between dots is a folder)")
-            }
+/// A refused name is a NameError.
+pub fn check_schema_name(name: &str) -> Result<(), CellError> {
+    namespace_levels(name)
+        .try_for_each(|level| {
+            lakehouse_nessie::check_path_name("schema", level).map_err(|e| {
+                if level == name {
+                    e
+                } else {
+                    format!("{e} (in schema name '{name}': each part between dots is a folder)")
+                }
+            })
         })
-    })
+        .map_err(|m| ErrorKind::Name.error(m))
 }
 
 /// Checks that table `name` cannot change the folder it lives under (see
 /// [`check_schema_name`]); for every statement that creates or renames a table.
-pub fn check_table_name(name: &str) -> Result<(), String> {
-    lakehouse_nessie::check_path_name("table", name)
+pub fn check_table_name(name: &str) -> Result<(), CellError> {
+    lakehouse_nessie::check_path_name("table", name).map_err(|m| ErrorKind::Name.error(m))
 }
 
 fn namespace_levels(schema: &str) -> impl Iterator<Item = &str> {
@@ -118,8 +121,8 @@ fn namespace_levels(schema: &str) -> impl Iterator<Item = &str> {
 /// DataFusion plans `TIMESTAMP` as nanoseconds, `STRING` as Utf8View and small integers as
 /// Int8/16, none of which Iceberg v2 has. Map them to the nearest Iceberg type; inserts are
 /// then cast by DataFusion to the table's types. Types with no Iceberg counterpart are an
-/// error that names the column.
-pub fn iceberg_compatible(schema: &ArrowSchema) -> Result<ArrowSchema, String> {
+/// error (a TypeError) that names the column.
+pub fn iceberg_compatible(schema: &ArrowSchema) -> Result<ArrowSchema, CellError> {
     let fields = schema
         .fields()
         .iter()
@@ -133,7 +136,8 @@ pub fn iceberg_compatible(schema: &ArrowSchema) -> Result<ArrowSchema, String> {
             })?;
             Ok(Field::new(f.name(), dt, f.is_nullable()))
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|m| ErrorKind::Type.error(m))?;
     Ok(ArrowSchema::new(fields))
 }
 
@@ -206,20 +210,29 @@ mod tests {
     fn unsupported_type_names_the_column() {
         let s = ArrowSchema::new(vec![Field::new("d", DataType::UInt64, true)]);
         let err = iceberg_compatible(&s).unwrap_err();
-        assert!(err.contains("'d'") && err.contains("UInt64"), "{err}");
+        assert!(
+            err.evalue.contains("'d'") && err.evalue.contains("UInt64"),
+            "{err}"
+        );
     }
 
     #[test]
     fn names_that_leave_their_folder_are_refused() {
         for bad in ["..", "a..b", "a/b", "../x", ".", ""] {
             let err = check_schema_name(bad).unwrap_err();
-            assert!(err.contains("schema name"), "{err}");
+            assert!(err.evalue.contains("schema name"), "{err}");
         }
-        assert!(check_schema_name("a..b").unwrap_err().contains("'a..b'"));
+        assert!(check_schema_name("a..b")
+            .unwrap_err()
+            .evalue
+            .contains("'a..b'"));
         check_schema_name("demo").unwrap();
         check_schema_name("a.b").unwrap();
         for bad in ["../../../../trav-escape-table", "../victim/t", "..", "t\\u"] {
-            assert!(check_table_name(bad).unwrap_err().starts_with("table name"));
+            assert!(check_table_name(bad)
+                .unwrap_err()
+                .evalue
+                .starts_with("table name"));
         }
         check_table_name("events.v2").unwrap();
     }

@@ -226,7 +226,7 @@ impl SchemaProvider for LakehouseSchema {
             return Ok(Some(t));
         }
         // `t$snapshots`, `t@dev`, `t#hash`, `t VERSION AS OF 5` (see `versioned`).
-        let spec = TableSpec::parse(name).map_err(DataFusionError::Plan)?;
+        let spec = TableSpec::parse(name).map_err(|e| DataFusionError::Plan(e.evalue))?;
         let catalog = self.catalog_for(&spec)?;
         let ident = TableIdent::new(namespace(&self.name), spec.table.clone());
         let scoped = Arc::new(ScopedCatalog::new(

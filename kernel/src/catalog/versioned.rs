@@ -9,6 +9,8 @@
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
+use crate::error::{CellError, ErrorKind};
+
 /// Separates a table name from the snapshot selector that the SQL layer appended. A control
 /// character, so no user-written name can contain it by accident.
 pub const SNAPSHOT_MARK: char = '\u{1}';
@@ -47,8 +49,13 @@ pub struct TableSpec {
 }
 
 impl TableSpec {
-    /// Splits `t[@ref][#hash|#timestamp][$metadata]` plus an appended snapshot selector.
-    pub fn parse(name: &str) -> Result<TableSpec, String> {
+    /// Splits `t[@ref][#hash|#timestamp][$metadata]` plus an appended snapshot selector;
+    /// a malformed name is a SyntaxError.
+    pub fn parse(name: &str) -> Result<TableSpec, CellError> {
+        Self::split(name).map_err(|m| ErrorKind::Syntax.error(m))
+    }
+
+    fn split(name: &str) -> Result<TableSpec, String> {
         let (name, snapshot) = match name.split_once(SNAPSHOT_MARK) {
             Some((n, sel)) => (n, Some(decode_snapshot(sel)?)),
             None => (name, None),
@@ -58,7 +65,7 @@ impl TableSpec {
             None => (name, None),
         };
         let (name, point) = match name.split_once('#') {
-            Some((n, p)) => (n, Some(parse_point(p)?)),
+            Some((n, p)) => (n, Some(point(p)?)),
             None => (name, None),
         };
         let (table, reference) = match name.split_once('@') {
@@ -166,7 +173,11 @@ pub fn humanize(msg: &str) -> String {
 }
 
 /// `#…` after a table name, or `AT …` after `USE REFERENCE x`: a commit hash or a time.
-pub fn parse_point(s: &str) -> Result<RefPoint, String> {
+pub fn parse_point(s: &str) -> Result<RefPoint, CellError> {
+    point(s).map_err(|m| ErrorKind::Syntax.error(m))
+}
+
+fn point(s: &str) -> Result<RefPoint, String> {
     let s = s.trim();
     if s.len() >= 8 && s.len() <= 64 && s.chars().all(|c| c.is_ascii_hexdigit()) {
         return Ok(RefPoint::Hash(s.to_ascii_lowercase()));
@@ -181,7 +192,7 @@ pub fn parse_point(s: &str) -> Result<RefPoint, String> {
 
 /// A timestamp as epoch milliseconds: RFC 3339 with offset, or a date and time without
 /// one (taken as UTC), or a date (midnight UTC).
-pub fn parse_timestamp(s: &str) -> Result<i64, String> {
+pub fn parse_timestamp(s: &str) -> Result<i64, CellError> {
     let s = s.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
@@ -203,9 +214,9 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
             .and_utc()
             .timestamp_millis());
     }
-    Err(format!(
+    Err(ErrorKind::Syntax.error(format!(
         "'{s}' is not a timestamp; write e.g. 2025-01-16T10:00:00Z or 2025-01-16 10:00:00 (UTC)"
-    ))
+    )))
 }
 
 /// Epoch milliseconds as RFC 3339 (UTC).
@@ -247,7 +258,7 @@ mod tests {
         assert_eq!(s.provider_name(), "t$snapshots");
         assert_eq!(s.display(), "t@dev#2025-01-16T10:00:00Z$snapshots");
         let err = TableSpec::parse("t#yesterday").unwrap_err();
-        assert!(err.contains("neither a commit hash"), "{err}");
+        assert!(err.evalue.contains("neither a commit hash"), "{err}");
         assert!(TableSpec::parse("t@").is_err());
         assert!(TableSpec::parse("@dev").is_err());
     }

@@ -36,8 +36,9 @@ pub fn display_name(ident: &TableIdent) -> String {
 /// The Iceberg schema (with fresh field ids) for the columns of table `table` as DataFusion
 /// planned them; types Iceberg has no counterpart for are an error naming the column.
 pub fn table_schema(arrow: &ArrowSchema, table: &str) -> Result<Schema> {
-    let arrow = catalog::iceberg_compatible(arrow)
-        .map_err(|m| LakehouseError::UnstorableType(format!("cannot create table {table}: {m}")))?;
+    let arrow = catalog::iceberg_compatible(arrow).map_err(|e| {
+        LakehouseError::UnstorableType(format!("cannot create table {table}: {}", e.evalue))
+    })?;
     arrow_schema_to_schema_auto_assign_ids(&arrow)
         .map_err(|e| LakehouseError::iceberg(format!("cannot create table {table}"), e))
 }
@@ -83,8 +84,9 @@ impl CreateTable {
     pub async fn create(&self, catalog: &dyn Catalog) -> Result<()> {
         let name = display_name(&self.ident);
         catalog::check_schema_name(&catalog::schema_name(self.ident.namespace()))
-            .map_err(LakehouseError::InvalidName)?;
-        catalog::check_table_name(self.ident.name()).map_err(LakehouseError::InvalidName)?;
+            .map_err(|e| LakehouseError::InvalidName(e.evalue))?;
+        catalog::check_table_name(self.ident.name())
+            .map_err(|e| LakehouseError::InvalidName(e.evalue))?;
         let mut properties = default_properties();
         properties.extend(self.properties.clone());
         let creation = TableCreation::builder()

@@ -331,7 +331,7 @@ fn file_size(key: &'static str, v: FileSize) -> Result<Option<u64>, ConfigError>
 
 /// `1073741824`, `1G`, `1.5G`, `512M`, `512Mi`, `4GiB`, `2gb`: bytes, with binary suffixes as
 /// JupyterHub's spawners use them. `0`, `none`, `unlimited`: no limit (`None`).
-pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
+fn parse_size(text: &str) -> Result<Option<u64>, String> {
     let t = text.trim().to_ascii_lowercase();
     if matches!(t.as_str(), "0" | "none" | "unlimited" | "off") {
         return Ok(None);
@@ -360,7 +360,7 @@ pub fn parse_size(text: &str) -> Result<Option<u64>, String> {
 }
 
 /// `1.5`, `2`, `500m` (millicores): cores. `0` or `none`: no limit.
-pub fn parse_cpu(text: &str) -> Result<Option<f64>, String> {
+fn parse_cpu(text: &str) -> Result<Option<f64>, String> {
     let t = text.trim().to_ascii_lowercase();
     if matches!(t.as_str(), "0" | "none" | "unlimited" | "off") {
         return Ok(None);
@@ -373,7 +373,7 @@ pub fn parse_cpu(text: &str) -> Result<Option<f64>, String> {
     check_cpu(n)
 }
 
-pub(crate) fn check_cpu(n: f64) -> Result<Option<f64>, String> {
+fn check_cpu(n: f64) -> Result<Option<f64>, String> {
     if !n.is_finite() || n < 0.0 {
         return Err("negative".into());
     }

@@ -185,7 +185,7 @@ impl SqlEngine {
             }
         };
         let (schema, table) = self.resolve(&reference)?;
-        let spec = TableSpec::parse(&table).map_err(bad)?;
+        let spec = TableSpec::parse(&table).map_err(|e| bad(e.evalue))?;
         if spec.has_ref() || spec.metadata.is_some() || spec.snapshot.is_some() {
             return Err(bad(format!(
                 "DESCRIBE EXTENDED describes a table as it is on the session's reference; \

@@ -241,7 +241,7 @@ impl Parser {
                     let timestamp = self.eat("TIMESTAMP");
                     let v = self.name("a commit hash or timestamp after AT")?;
                     if timestamp {
-                        crate::catalog::versioned::parse_timestamp(&v)?;
+                        crate::catalog::versioned::parse_timestamp(&v).map_err(|e| e.evalue)?;
                     }
                     Some(v)
                 } else {
@@ -415,11 +415,7 @@ impl SqlEngine {
             }
             RefStatement::Use { name, at } => {
                 let r = current.get_reference(&name).await.map_err(fail)?;
-                let point = at
-                    .as_deref()
-                    .map(versioned::parse_point)
-                    .transpose()
-                    .map_err(|m| CellError::new(ErrorKind::Syntax, m))?;
+                let point = at.as_deref().map(versioned::parse_point).transpose()?;
                 let (hash, when) = match point {
                     None => (None, None),
                     Some(RefPoint::Hash(h)) => (Some(h), None),

@@ -311,8 +311,7 @@ impl SqlEngine {
             Some((s, t)) => (s.to_string(), t.to_string()),
             None => (self.settings.default_schema.clone(), plain.clone()),
         };
-        let spec =
-            TableSpec::parse(&table).map_err(|m| CellError::new(error::ErrorKind::Syntax, m))?;
+        let spec = TableSpec::parse(&table)?;
         let shown = format!("{schema}.{}", spec.display());
         let cat: Arc<dyn Catalog> = match (&spec.reference, self.catalog.nessie()) {
             (Some(r), Some(n)) => Arc::new(n.with_reference(r, None)),

@@ -59,7 +59,7 @@ fn fold(text: &str) -> Result<Cow<'_, str>, String> {
             (Kind::Version, Some(Token::Number(n, _))) => parse_id(n)?,
             (Kind::Version, Some(Token::SingleQuotedString(s))) => parse_id(s)?,
             (Kind::Timestamp, Some(Token::SingleQuotedString(s))) => {
-                SnapshotSel::Time(parse_timestamp(s)?)
+                SnapshotSel::Time(parse_timestamp(s).map_err(|e| e.evalue)?)
             }
             (Kind::Version, _) => {
                 return Err("VERSION AS OF needs a snapshot id, e.g. VERSION AS OF 8423156789012345678 (see t$snapshots)".into())

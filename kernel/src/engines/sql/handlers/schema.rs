@@ -22,7 +22,7 @@ impl SqlEngine {
     ) -> Result<(), CellError> {
         // Its levels become folders of the warehouse (checked first: Nessie cannot even look
         // up a namespace with an empty level).
-        catalog::check_schema_name(name).map_err(|m| CellError::new(ErrorKind::Name, m))?;
+        catalog::check_schema_name(name)?;
         let cat = self.write_catalog(&self.commit_lineage());
         let ns = catalog::namespace(name);
         let exists = cat

@@ -171,6 +171,6 @@ async fn iceberg_type(engine: &SqlEngine, t: &sql::DataType, col: &str) -> Resul
         .create_logical_plan(&format!("SELECT CAST(NULL AS {t}) AS c"))
         .await
         .map_err(|e| bad(e.strip_backtrace()))?;
-    let arrow = catalog::iceberg_compatible(plan.schema().as_arrow()).map_err(bad)?;
+    let arrow = catalog::iceberg_compatible(plan.schema().as_arrow()).map_err(|e| bad(e.evalue))?;
     arrow_type_to_type(arrow.field(0).data_type()).map_err(|e| bad(e.message().to_string()))
 }

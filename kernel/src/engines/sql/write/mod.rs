@@ -250,7 +250,7 @@ fn display(r: &TableReference) -> String {
 /// catalog).
 fn target(engine: &SqlEngine, r: &TableReference) -> Result<TableTarget, CellError> {
     let (schema, table) = engine.resolve(r)?;
-    let spec = TableSpec::parse(&table).map_err(|m| CellError::new(ErrorKind::Syntax, m))?;
+    let spec = TableSpec::parse(&table)?;
     let name = format!("{schema}.{}", spec.display());
     if spec.metadata.is_some() || spec.snapshot.is_some() || spec.point.is_some() {
         return Err(CellError::new(
