@@ -91,6 +91,12 @@ kinds! {
     Internal => "InternalError",
     /// A history request that cannot be answered.
     HistorySearch => "HistorySearchError",
+    /// A request whose content is not what its message type needs.
+    MalformedMessage => "MalformedMessage",
+    /// The kernel cannot start: its connection file, sockets or message signing.
+    Connection => "ConnectionError",
+    /// A kernelspec cannot be installed or removed.
+    Install => "InstallError",
     /// A Rust cell returned an error.
     Rust => "RustError",
     /// A Rust cell did not compile.

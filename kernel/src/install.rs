@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{CellError, ErrorKind};
+
 /// kernel.json template; `@LAKEHOUSE_KERNEL@` and `@DISPLAY_NAME@` are filled in.
 const KERNEL_JSON: &str = include_str!("../../kernelspec/kernel.json");
 const LOGOS: [(&str, &[u8]); 3] = [
@@ -31,7 +33,11 @@ pub enum Target {
 }
 
 /// The kernels folder for `target`.
-pub fn kernels_dir(target: &Target) -> Result<PathBuf, String> {
+pub fn kernels_dir(target: &Target) -> Result<PathBuf, CellError> {
+    kernels_dir_text(target).map_err(|m| ErrorKind::Install.error(m))
+}
+
+fn kernels_dir_text(target: &Target) -> Result<PathBuf, String> {
     Ok(match target {
         Target::User => user_data_dir()?.join("kernels"),
         Target::SysPrefix => sys_prefix()?.join("share/jupyter/kernels"),
@@ -100,14 +106,25 @@ pub fn install(
     display_name: &str,
     launcher: Launcher,
     rust: bool,
+) -> Result<PathBuf, CellError> {
+    install_text(target, name, display_name, launcher, rust)
+        .map_err(|m| ErrorKind::Install.error(m))
+}
+
+fn install_text(
+    target: &Target,
+    name: &str,
+    display_name: &str,
+    launcher: Launcher,
+    rust: bool,
 ) -> Result<PathBuf, String> {
     validate_name(name)?;
-    let dir = kernels_dir(target)?.join(name);
+    let dir = kernels_dir_text(target)?.join(name);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let json = if rust {
-        rust_kernel_json(display_name, launcher)?
+        rust_kernel_json_text(display_name, launcher)?
     } else {
-        kernel_json(display_name, launcher)?
+        kernel_json_text(display_name, launcher)?
     };
     write(&dir.join("kernel.json"), json.as_bytes())?;
     for (file, bytes) in LOGOS {
@@ -117,9 +134,13 @@ pub fn install(
 }
 
 /// Removes the kernelspec `name`. Returns the folder removed, or an error if absent.
-pub fn uninstall(target: &Target, name: &str) -> Result<PathBuf, String> {
+pub fn uninstall(target: &Target, name: &str) -> Result<PathBuf, CellError> {
+    uninstall_text(target, name).map_err(|m| ErrorKind::Install.error(m))
+}
+
+fn uninstall_text(target: &Target, name: &str) -> Result<PathBuf, String> {
     validate_name(name)?;
-    let dir = kernels_dir(target)?.join(name);
+    let dir = kernels_dir_text(target)?.join(name);
     if !dir.join("kernel.json").is_file() {
         return Err(format!("no kernelspec '{name}' at {}", dir.display()));
     }
@@ -128,7 +149,11 @@ pub fn uninstall(target: &Target, name: &str) -> Result<PathBuf, String> {
 }
 
 /// The kernel.json text for `launcher` (JSON-escaped, so any path works).
-pub fn kernel_json(display_name: &str, launcher: Launcher) -> Result<String, String> {
+pub fn kernel_json(display_name: &str, launcher: Launcher) -> Result<String, CellError> {
+    kernel_json_text(display_name, launcher).map_err(|m| ErrorKind::Install.error(m))
+}
+
+fn kernel_json_text(display_name: &str, launcher: Launcher) -> Result<String, String> {
     let quote = |s: &str| {
         let q = serde_json::to_string(s).expect("string serializes");
         q[1..q.len() - 1].to_string()
@@ -155,8 +180,12 @@ pub fn kernel_json(display_name: &str, launcher: Launcher) -> Result<String, Str
 }
 
 /// The kernel.json of the Rust kernelspec: `run --rust`, language `rust`.
-pub fn rust_kernel_json(display_name: &str, launcher: Launcher) -> Result<String, String> {
-    let mut v: serde_json::Value = serde_json::from_str(&kernel_json(display_name, launcher)?)
+pub fn rust_kernel_json(display_name: &str, launcher: Launcher) -> Result<String, CellError> {
+    rust_kernel_json_text(display_name, launcher).map_err(|m| ErrorKind::Install.error(m))
+}
+
+fn rust_kernel_json_text(display_name: &str, launcher: Launcher) -> Result<String, String> {
+    let mut v: serde_json::Value = serde_json::from_str(&kernel_json_text(display_name, launcher)?)
         .expect("checked by kernel_json");
     if let Some(argv) = v["argv"].as_array_mut() {
         let run = argv

@@ -143,6 +143,7 @@ fn main() -> ExitCode {
                 .map(|dir| println!("Removed kernelspec {rust} from {}", dir.display()));
             install::uninstall(&target.target(), &name)
                 .map(|dir| println!("Removed kernelspec {name} from {}", dir.display()))
+                .map_err(|e| e.evalue)
         }
         Command::Settings { markdown: true } => {
             print!("{}", lakehouse_kernel::settings::defs::markdown_table());
@@ -180,13 +181,15 @@ fn install_all(
     } else {
         install::Launcher::Binary(&exe)
     };
-    let dir = install::install(target, name, display_name, launcher, false)?;
+    let dir =
+        install::install(target, name, display_name, launcher, false).map_err(|e| e.evalue)?;
     println!("Installed kernelspec {name} in {}", dir.display());
     if !rust {
         return Ok(());
     }
     let rust_name = format!("{name}-rust");
-    let dir = install::install(target, &rust_name, rust_display_name, launcher, true)?;
+    let dir = install::install(target, &rust_name, rust_display_name, launcher, true)
+        .map_err(|e| e.evalue)?;
     println!("Installed kernelspec {rust_name} in {}", dir.display());
     if !prepare {
         return Ok(());
@@ -214,7 +217,7 @@ fn prepare_rust() -> Result<(), String> {
         "Preparing the Rust environment in {} (compiling the lakehouse client crate and Arrow; a few minutes, once)…",
         cache.display()
     );
-    let took = rust::prepare(cache)?;
+    let took = rust::prepare(cache).map_err(|e| e.evalue)?;
     println!(
         "The Rust environment is ready ({:.0} s)",
         took.as_secs_f64()
@@ -258,5 +261,5 @@ fn run(connection_file: PathBuf, rust_default: bool) -> Result<(), String> {
     // Do not wait for in-flight engine work at exit.
     engine_rt.shutdown_background();
     io_rt.shutdown_background();
-    result
+    result.map_err(|e| e.evalue)
 }

@@ -12,6 +12,8 @@ use jupyter_protocol::{Header, JupyterMessageContent};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use crate::error::{CellError, ErrorKind};
+
 /// Frame separating ZeroMQ routing identities from the signed message parts.
 const DELIMITER: &[u8] = b"<IDS|MSG>";
 /// Protocol version this kernel speaks (stamped into every header).
@@ -45,11 +47,11 @@ pub struct Signer {
 impl Signer {
     /// `key` empty means signing is disabled (allowed by the protocol for local testing).
     /// Any scheme but `hmac-sha256` is refused rather than silently running unsigned.
-    pub fn new(key: &str, scheme: &str) -> Result<Self, String> {
+    pub fn new(key: &str, scheme: &str) -> Result<Self, CellError> {
         if !key.is_empty() && scheme != "hmac-sha256" {
-            return Err(format!(
+            return Err(ErrorKind::Connection.error(format!(
                 "signature_scheme '{scheme}' is not supported; use 'hmac-sha256' in the connection file"
-            ));
+            )));
         }
         Ok(Signer {
             key: (!key.is_empty()).then(|| key.as_bytes().to_vec()),
@@ -107,7 +109,7 @@ impl Signer {
 pub struct Incoming {
     pub identities: Vec<Bytes>,
     pub header: Header,
-    pub content: Result<JupyterMessageContent, String>,
+    pub content: Result<JupyterMessageContent, CellError>,
     pub raw_content: Value,
     pub metadata: Value,
 }
@@ -138,15 +140,18 @@ pub fn decode(frames: Vec<Bytes>, signer: &mut Signer) -> Result<Incoming, WireE
     let (raw_content, content) = match serde_json::from_slice::<Value>(parts[3]) {
         Ok(v) => {
             let typed = JupyterMessageContent::from_type_and_content(&header.msg_type, v.clone())
-                .map_err(|e| format!("content of {} is malformed: {e}", header.msg_type));
+                .map_err(|e| {
+                    ErrorKind::MalformedMessage
+                        .error(format!("content of {} is malformed: {e}", header.msg_type))
+                });
             (v, typed)
         }
         Err(e) => (
             Value::Null,
-            Err(format!(
+            Err(ErrorKind::MalformedMessage.error(format!(
                 "content of {} is not valid UTF-8 JSON: {e}",
                 header.msg_type
-            )),
+            ))),
         ),
     };
     Ok(Incoming {
@@ -290,7 +295,7 @@ mod tests {
         let mut signer = Signer::new("secret", "hmac-sha256").unwrap();
         let frames = frames_for(&signer, "execute_request", r#"{"silent": 3}"#);
         let msg = decode(frames, &mut signer).unwrap();
-        assert!(msg.content.unwrap_err().contains("execute_request"));
+        assert!(msg.content.unwrap_err().evalue.contains("execute_request"));
     }
 
     #[test]

@@ -22,6 +22,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
 use tokio::sync::Notify;
 
+use crate::error::{CellError, ErrorKind};
+
 mod zmtp;
 
 pub use zmtp::{Refusal, ZmtpCheck, MAX_COMMAND_BYTES, MAX_FRAMES, MAX_MESSAGE_BYTES};
@@ -93,7 +95,7 @@ pub struct Fronts {
 
 impl Fronts {
     /// Creates the private folder (mode 0700) for the inner sockets.
-    pub fn new() -> Result<Fronts, String> {
+    pub fn new() -> Result<Fronts, CellError> {
         let mut tmp = std::env::temp_dir();
         // A Unix socket path has at most 107 bytes: keep ours short.
         if tmp.as_os_str().len() > 60 {
@@ -108,7 +110,12 @@ impl Fronts {
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&dir)
-            .map_err(|e| format!("cannot create the socket folder {}: {e}", dir.display()))?;
+            .map_err(|e| {
+                ErrorKind::Connection.error(format!(
+                    "cannot create the socket folder {}: {e}",
+                    dir.display()
+                ))
+            })?;
         Ok(Fronts {
             dir,
             public_files: vec![],
@@ -117,10 +124,14 @@ impl Fronts {
     }
 
     /// A listener for the zeromq socket `name` in the private folder, and its path.
-    pub fn inner(&self, name: &str) -> Result<(std::os::unix::net::UnixListener, PathBuf), String> {
+    pub fn inner(
+        &self,
+        name: &str,
+    ) -> Result<(std::os::unix::net::UnixListener, PathBuf), CellError> {
         let path = self.dir.join(name);
-        let l = std::os::unix::net::UnixListener::bind(&path)
-            .map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+        let l = std::os::unix::net::UnixListener::bind(&path).map_err(|e| {
+            ErrorKind::Connection.error(format!("cannot bind {}: {e}", path.display()))
+        })?;
         Ok((l, path))
     }
 
@@ -133,8 +144,9 @@ impl Fronts {
         name: &'static str,
         inner: PathBuf,
         stall: Option<Duration>,
-    ) -> Result<(), String> {
-        let cannot = |e: io::Error| format!("cannot bind {public}: {e}");
+    ) -> Result<(), CellError> {
+        let cannot =
+            |e: io::Error| ErrorKind::Connection.error(format!("cannot bind {public}: {e}"));
         let throttle = Arc::new(Mutex::new(Throttled::default()));
         let task = match public {
             Address::Tcp(ip, port) => {

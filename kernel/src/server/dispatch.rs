@@ -42,7 +42,7 @@ impl Kernel {
                 JupyterMessageContent::HistoryRequest(lenient_history_request(&msg.raw_content))
             }
             Err(why) => {
-                self.reply_error(chan, msg, "MalformedMessage", why);
+                self.reply_error(chan, msg, why.ename(), &why.evalue);
                 return false;
             }
         };
@@ -157,7 +157,7 @@ impl Kernel {
     async fn history_request(&self, msg: &Incoming, chan: Chan, req: HistoryRequest) {
         match self.history(req).await {
             Ok(history) => self.reply(chan, msg, HistoryReply::new(history).into()),
-            Err(why) => self.reply_error(chan, msg, "HistorySearchError", &why),
+            Err(why) => self.reply_error(chan, msg, why.ename(), &why.evalue),
         }
     }
 

@@ -9,15 +9,21 @@ use std::time::Duration;
 use jupyter_protocol::{HistoryEntry, HistoryRequest};
 
 use super::Kernel;
+use crate::error::{CellError, ErrorKind};
 
 impl Kernel {
     /// The history a request asks for. The cells are copied (shared strings) under the lock
     /// and searched on the blocking pool: a search never holds up the other sockets.
-    pub(super) async fn history(&self, req: HistoryRequest) -> Result<Vec<HistoryEntry>, String> {
+    pub(super) async fn history(
+        &self,
+        req: HistoryRequest,
+    ) -> Result<Vec<HistoryEntry>, CellError> {
         let cells = self.state.lock().expect("state").history.clone();
         tokio::task::spawn_blocking(move || history_entries(&cells, &req, HISTORY_SEARCH_TIME))
             .await
-            .map_err(|e| format!("the history search failed: {e}"))?
+            .map_err(|e| format!("the history search failed: {e}"))
+            .and_then(|r| r)
+            .map_err(|m| ErrorKind::HistorySearch.error(m))
     }
 }
 

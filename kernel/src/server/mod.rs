@@ -91,7 +91,19 @@ struct ShellState {
 
 /// Runs the kernel until a shutdown request. `engine_rt` runs DataFusion work;
 /// `rust_default` makes cells Rust unless they start with `%%sql`.
+/// A kernel that cannot start is a ConnectionError naming the file, socket or scheme.
 pub async fn run(
+    connection_file: &Path,
+    settings: Settings,
+    engine_rt: tokio::runtime::Handle,
+    rust_default: bool,
+) -> Result<(), CellError> {
+    serve(connection_file, settings, engine_rt, rust_default)
+        .await
+        .map_err(|m| ErrorKind::Connection.error(m))
+}
+
+async fn serve(
     connection_file: &Path,
     settings: Settings,
     engine_rt: tokio::runtime::Handle,
@@ -109,7 +121,7 @@ pub async fn run(
             connection_file.display()
         )
     })?;
-    let signer = Signer::new(&info.key, &info.signature_scheme)?;
+    let signer = Signer::new(&info.key, &info.signature_scheme).map_err(|e| e.evalue)?;
 
     let mut shell = zeromq::RouterSocket::new();
     let mut control = zeromq::RouterSocket::new();
@@ -118,7 +130,7 @@ pub async fn run(
     let mut hb = zeromq::RepSocket::new();
     // Peers reach the zeromq sockets only through the fronts, which bound every frame (the
     // crate's decoder would reserve any length a header claims) and keep IPC files private.
-    let mut fronts = front::Fronts::new()?;
+    let mut fronts = front::Fronts::new().map_err(|e| e.evalue)?;
     for (sock, port, name, stall) in [
         (
             &mut shell as &mut dyn BindAny,
@@ -131,9 +143,11 @@ pub async fn run(
         (&mut iopub, info.iopub_port, "iopub", None),
         (&mut hb, info.hb_port, "hb", Some(HEARTBEAT_STALL)),
     ] {
-        let (listener, inner) = fronts.inner(name)?;
+        let (listener, inner) = fronts.inner(name).map_err(|e| e.evalue)?;
         sock.bind_to(listener).await?;
-        fronts.serve(&front::Address::of(&info, port), name, inner, stall)?;
+        fronts
+            .serve(&front::Address::of(&info, port), name, inner, stall)
+            .map_err(|e| e.evalue)?;
     }
 
     let (kernel, outlets) = Kernel::new(signer, settings, engine_rt, rust_default);

@@ -663,7 +663,11 @@ fn question_mark_error(stderr_tail: &[String]) -> CellError {
 
 /// Compiles the client crate and its Arrow dependencies into `cache` now, so the first Rust
 /// cell of a kernel starts in seconds. Returns how long it took.
-pub fn prepare(cache: &Path) -> Result<Duration, String> {
+pub fn prepare(cache: &Path) -> Result<Duration, CellError> {
+    prepare_now(cache).map_err(|m| ErrorKind::RustSetup.error(m))
+}
+
+fn prepare_now(cache: &Path) -> Result<Duration, String> {
     let started = Instant::now();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
