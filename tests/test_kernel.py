@@ -265,7 +265,9 @@ def test_error_in_execute_reply_and_count(kernel):
 
 
 def test_stop_on_error_aborts_queued_requests(kernel):
-    first = kernel.kc.execute("SELECT * FROM nowhere;")
+    # The failing cell counts a few million rows first, so the second request is queued
+    # behind it even when this process is descheduled between the two sends (a loaded CI).
+    first = kernel.kc.execute("ASSERT (SELECT count(*) FROM range(30000000) WHERE value % 7 = 1) = 0, 'fails';")
     second = kernel.kc.execute("SELECT 1;")
     r1 = kernel.shell_reply(first)
     r2 = kernel.shell_reply(second)
