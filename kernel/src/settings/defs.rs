@@ -310,6 +310,13 @@ settings! {
         default: "`~/.cache/lakehouse/rust`",
         meaning: "Where Rust cells keep the compiled client crate and Arrow (shared by your kernels)",
     },
+    /// Turns off the COUNT(DISTINCT) optimizer rules.
+    NoDistinctRewrite {
+        env: "LAKEHOUSE_NO_DISTINCT_REWRITE",
+        key: no_distinct_rewrite as bool,
+        default: "`false`",
+        meaning: "`true` turns off the kernel's `COUNT(DISTINCT)` rewrites (for benchmarks comparing DataFusion's own plan)",
+    },
 }
 
 /// A size in the config file: a number of bytes or a string such as `"4G"`.

@@ -141,6 +141,9 @@ pub struct Settings {
     pub startup: StartupSettings,
     /// Where Rust cells keep their compiled dependencies (`LAKEHOUSE_RUST_CACHE`).
     pub rust_cache: PathBuf,
+    /// DataFusion's own COUNT(DISTINCT) plans, without the kernel's rewrites
+    /// (`LAKEHOUSE_NO_DISTINCT_REWRITE`).
+    pub no_distinct_rewrite: bool,
 }
 
 /// One row of the settings table shown by `SHOW SETTINGS` and `lakehouse-kernel settings`.
@@ -324,6 +327,10 @@ impl Settings {
                     .unwrap_or_else(std::env::temp_dir)
                     .join("lakehouse/rust")
             });
+        let no_distinct_rewrite = match var(Id::NoDistinctRewrite) {
+            Some(v) => parse_bool(Id::NoDistinctRewrite.env(), &v)?,
+            None => file.no_distinct_rewrite.unwrap_or(false),
+        };
         Ok(Settings {
             home,
             warehouse,
@@ -336,6 +343,7 @@ impl Settings {
             limits,
             startup,
             rust_cache,
+            no_distinct_rewrite,
         })
     }
 
@@ -422,6 +430,7 @@ impl Settings {
             | Id::SpillLimit => self.limits.value(id),
             Id::StartupDir | Id::StartupFile => self.startup.value(id),
             Id::RustCache => Some(self.rust_cache.display().to_string()),
+            Id::NoDistinctRewrite => Some(self.no_distinct_rewrite.to_string()),
         }
     }
 }
@@ -489,6 +498,18 @@ mod tests {
         assert_eq!(s.warehouse, "/tmp/lh/warehouse");
         assert_eq!(s.warehouse_uri(), "file:///tmp/lh/warehouse");
         assert_eq!(s.max_rows, DEFAULT_MAX_ROWS);
+    }
+
+    /// The COUNT(DISTINCT) rules' switch is a setting like the others (it used to be read
+    /// from the environment by the rule itself).
+    #[test]
+    fn distinct_rewrite_switch_reads_env_and_rejects_nonsense() {
+        assert!(!Settings::from_map(&map(&[])).unwrap().no_distinct_rewrite);
+        let on = map(&[("LAKEHOUSE_NO_DISTINCT_REWRITE", "1")]);
+        assert!(Settings::from_map(&on).unwrap().no_distinct_rewrite);
+        let bad = map(&[("LAKEHOUSE_NO_DISTINCT_REWRITE", "maybe")]);
+        let err = Settings::from_map(&bad).unwrap_err().to_string();
+        assert!(err.contains("LAKEHOUSE_NO_DISTINCT_REWRITE"), "{err}");
     }
 
     #[test]

@@ -28,6 +28,8 @@ use datafusion::logical_expr::{cast, col, Aggregate, Expr, LogicalPlan, LogicalP
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 
+use crate::settings::Settings;
+
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub(super) struct MixedDistinctToGroupBy;
@@ -232,9 +234,9 @@ impl OptimizerRule for MixedDistinctToGroupBy {
 
 /// The `COUNT(DISTINCT)` rules, in the order they run: integer-like values in one vectorized
 /// aggregate (`distinct_count`), then this module's rewrite for the other types. None when
-/// `LAKEHOUSE_NO_DISTINCT_REWRITE` is set (for benchmarks comparing both).
-pub(super) fn rules() -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    if std::env::var_os("LAKEHOUSE_NO_DISTINCT_REWRITE").is_some() {
+/// the settings turn them off (`LAKEHOUSE_NO_DISTINCT_REWRITE`, for benchmarks comparing both).
+pub(super) fn rules(settings: &Settings) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
+    if settings.no_distinct_rewrite {
         return vec![];
     }
     vec![

@@ -121,7 +121,7 @@ impl SqlEngine {
         })?;
         // COUNT(DISTINCT) beside other aggregates: integer-like values in one vectorized
         // aggregate, the other types grouped twice (distinct_count, distinct_rule).
-        for rule in distinct_rule::rules() {
+        for rule in distinct_rule::rules(&settings) {
             ctx.add_optimizer_rule(rule);
         }
         ctx.register_catalog(CATALOG_NAME, Arc::new(catalog.clone()));
