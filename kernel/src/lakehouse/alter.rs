@@ -13,8 +13,8 @@ use iceberg::table::Table;
 use iceberg::transaction::{AddColumn, ApplyTransactionAction, Transaction};
 use iceberg::TableUpdate;
 
-use super::commit::CommitTarget;
 use super::snapshot::{self, Removal, SnapshotChange, StagedCommit};
+use super::table::CommitTarget;
 use super::{LakehouseError, Result, TableTarget};
 
 /// One change an ALTER TABLE made, for messages ("added column b").

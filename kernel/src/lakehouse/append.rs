@@ -10,7 +10,7 @@ use iceberg::spec::DataFile;
 use iceberg::table::Table;
 use iceberg::Catalog;
 
-use super::commit::delete_quietly;
+use super::data_files::delete_quietly;
 use super::data_files::write_data_files;
 use super::{LakehouseError, Result, TableTarget};
 

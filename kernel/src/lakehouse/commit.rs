@@ -20,49 +20,12 @@ use std::str::FromStr;
 
 use iceberg::table::Table;
 use iceberg::{Catalog, Error, ErrorKind, MetadataLocation, TableIdent, TableUpdate};
-use lakehouse_nessie::{NessieCatalog, NessieError};
+use lakehouse_nessie::NessieError;
 
+use super::data_files::delete_quietly;
 use super::snapshot::{self, SnapshotChange, StagedCommit};
-use super::{LakehouseError, TableTarget};
+use super::{CommitFailure, CommitTarget, LakehouseError, TableTarget};
 use crate::catalog::{schema_name, CATALOG_NAME};
-
-/// Where a commit goes: the catalog kinds the kernel opens.
-#[derive(Debug, Clone)]
-pub enum CommitTarget {
-    /// The embedded SQL catalog on this SQLite database (`sqlite://…` URI).
-    Embedded { db_uri: String },
-    /// A Nessie catalog on its reference.
-    Nessie(NessieCatalog),
-    /// An Iceberg REST catalog: no custom commits yet.
-    Rest,
-}
-
-/// Deletes files a failed statement wrote; failures are only logged (they are orphans, not
-/// part of any snapshot).
-pub async fn delete_quietly(file_io: &iceberg::io::FileIO, paths: &[String]) {
-    for p in paths {
-        if let Err(e) = file_io.delete(p).await {
-            log::warn!("cannot delete {p} after a failed commit: {e}");
-        }
-    }
-}
-
-/// Why a commit failed.
-#[derive(Debug)]
-pub struct CommitFailure {
-    pub error: Error,
-    /// The catalog could not say whether the commit landed: nothing was cleaned up.
-    pub state_unknown: bool,
-}
-
-impl From<Error> for CommitFailure {
-    fn from(error: Error) -> Self {
-        CommitFailure {
-            error,
-            state_unknown: false,
-        }
-    }
-}
 
 /// Commits `staged` to table `ident`. On a definite failure the metadata files it wrote are
 /// deleted (the caller deletes its data files); the table stays as it was.

@@ -194,3 +194,13 @@ fn below_commit(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>>
     }
     plan.children().into_iter().find_map(below_commit)
 }
+
+/// Deletes files a failed statement wrote; failures are only logged (they are orphans, not
+/// part of any snapshot).
+pub async fn delete_quietly(file_io: &iceberg::io::FileIO, paths: &[String]) {
+    for p in paths {
+        if let Err(e) = file_io.delete(p).await {
+            log::warn!("cannot delete {p} after a failed commit: {e}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use futures::stream;
 use iceberg::table::Table;
 use iceberg::Catalog;
 
-use super::commit::CommitTarget;
+use super::table::CommitTarget;
 use super::{LakehouseError, Result, TableTarget};
 
 /// What a purge did.

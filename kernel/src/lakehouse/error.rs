@@ -6,8 +6,6 @@
 
 use datafusion::error::DataFusionError;
 
-use super::commit::CommitFailure;
-
 /// Why a table operation failed. Nothing was committed unless the variant says the outcome is
 /// unknown ([`LakehouseError::Commit`] with `state_unknown`).
 #[derive(Debug, thiserror::Error)]
@@ -120,3 +118,20 @@ fn unknown_note(f: &CommitFailure) -> &'static str {
 
 /// The result of a table operation.
 pub type Result<T, E = LakehouseError> = std::result::Result<T, E>;
+
+/// Why a commit failed.
+#[derive(Debug)]
+pub struct CommitFailure {
+    pub error: iceberg::Error,
+    /// The catalog could not say whether the commit landed: nothing was cleaned up.
+    pub state_unknown: bool,
+}
+
+impl From<iceberg::Error> for CommitFailure {
+    fn from(error: iceberg::Error) -> Self {
+        CommitFailure {
+            error,
+            state_unknown: false,
+        }
+    }
+}

@@ -33,12 +33,12 @@ mod tests;
 
 pub use alter::{AlterTable, ColumnChange};
 pub use append::{append, append_with_retries, fast_append, retry_delay};
-pub use commit::{commit, delete_quietly, CommitFailure, CommitTarget};
+pub use commit::commit;
 pub use create::{default_properties, display_name, table_exists, table_schema, CreateTable};
-pub use data_files::write_data_files;
+pub use data_files::{delete_quietly, write_data_files};
 pub use delete::{delete, Deleted};
 pub use drop::{drop_purge, Dropped};
-pub use error::{LakehouseError, Result};
+pub use error::{CommitFailure, LakehouseError, Result};
 pub use overwrite::{overwrite, Overwritten};
 pub use partition::{partition_field_name, partition_spec, PartitionField};
 pub use replace::{replacement_schema, ReplaceTable, Replaced};
@@ -46,7 +46,7 @@ pub use snapshot::{
     base_requirements, only_disjoint_appends, schema_requirements, stage_metadata, stage_snapshot,
     Removal, SnapshotChange, StagedCommit,
 };
-pub use table::TableTarget;
+pub use table::{CommitTarget, TableTarget};
 
 #[cfg(test)]
 pub(crate) use append::NO_JITTER;

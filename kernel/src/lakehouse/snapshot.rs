@@ -23,7 +23,7 @@ use iceberg::spec::{
 use iceberg::table::Table;
 use iceberg::{Error, ErrorKind, TableRequirement, TableUpdate};
 
-use super::commit::delete_quietly;
+use super::data_files::delete_quietly;
 
 /// Which live data files of the current snapshot a new snapshot drops.
 #[derive(Debug, Clone)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
+use lakehouse_nessie::NessieCatalog;
 
-use super::commit::CommitTarget;
 use super::{LakehouseError, Result};
 
 /// An existing table to change.
@@ -52,4 +52,15 @@ impl TableTarget {
             )),
         }
     }
+}
+
+/// Where a commit goes: the catalog kinds the kernel opens.
+#[derive(Debug, Clone)]
+pub enum CommitTarget {
+    /// The embedded SQL catalog on this SQLite database (`sqlite://…` URI).
+    Embedded { db_uri: String },
+    /// A Nessie catalog on its reference.
+    Nessie(NessieCatalog),
+    /// An Iceberg REST catalog: no custom commits yet.
+    Rest,
 }
