@@ -29,6 +29,8 @@ mod replace;
 mod snapshot;
 mod table;
 #[cfg(test)]
+pub(crate) mod test_support;
+#[cfg(test)]
 mod tests;
 
 pub use alter::{AlterTable, ColumnChange};

@@ -16,6 +16,7 @@ use iceberg::spec::{Operation, Transform};
 use iceberg::table::Table;
 use iceberg::{Catalog, ErrorKind, TableIdent};
 
+use super::test_support::data_files;
 use super::*;
 use crate::catalog;
 use crate::settings::Settings;
@@ -141,25 +142,6 @@ impl Lake {
         ops.reverse();
         ops
     }
-
-    /// Live data file paths.
-    async fn files(&self, table: &str) -> Vec<String> {
-        let t = self.load(table).await;
-        if t.metadata().current_snapshot().is_none() {
-            return vec![];
-        }
-        let tasks: Vec<_> = t
-            .scan()
-            .build()
-            .unwrap()
-            .plan_files()
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        tasks.into_iter().map(|t| t.data_file_path).collect()
-    }
 }
 
 impl Drop for Lake {
@@ -201,7 +183,7 @@ async fn append_overwrite_and_delete_through_the_operations() {
         .await;
     assert_eq!(n, 4);
     // The fanout writer wrote one file per partition.
-    assert_eq!(lake.files("ev").await.len(), 3);
+    assert_eq!(data_files(&lake.load("ev").await).await.len(), 3);
     let summary = &lake
         .load("ev")
         .await
@@ -441,7 +423,11 @@ async fn alter_replace_and_drop_purge() {
     assert_eq!(m.current_schema().field_by_name("k").unwrap().id, old_k);
 
     // DROP … PURGE deletes the files; a second drop finds no table.
-    let data = lake.files("g").await;
+    let data: Vec<String> = data_files(&lake.load("g").await)
+        .await
+        .into_iter()
+        .map(|f| f.0)
+        .collect();
     assert!(!data.is_empty());
     assert_eq!(drop_purge(&target, false).await.unwrap(), Dropped::Purged);
     for f in &data {
@@ -479,7 +465,10 @@ async fn the_rest_catalog_refuses_custom_commits_before_writing() {
         matches!(e, LakehouseError::RestCannotCommit { .. }),
         "{e:?}"
     );
-    assert!(lake.files("r").await.is_empty(), "nothing written");
+    assert!(
+        data_files(&lake.load("r").await).await.is_empty(),
+        "nothing written"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,8 +127,6 @@ impl SqlEngine {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests_support::{engine, run, tempdir};
-    use super::super::Output;
     use super::parse;
 
     #[test]
@@ -149,34 +147,5 @@ mod tests {
         assert!(parse("IF $x").unwrap().is_err());
         assert!(parse("IFNULL(a, b)").is_none());
         assert!(parse("DROP TABLE IF EXISTS t").is_none());
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn runs_or_skips_the_statement() {
-        let dir = tempdir("guard");
-        let e = engine(&dir).await;
-        let (_, r) = run(&e, "CREATE TABLE t (a INT); SET cleanup = false;").await;
-        r.unwrap();
-        let (outs, r) = run(&e, "IF $cleanup THEN DROP TABLE t").await;
-        r.unwrap();
-        assert!(
-            matches!(outs.last(), Some(Output::Message(m)) if m.starts_with("Skipped")),
-            "{outs:?}"
-        );
-        run(&e, "SELECT * FROM t").await.1.unwrap();
-        let (_, r) = run(
-            &e,
-            "SET cleanup = true; IF $cleanup AND (SELECT count(*) FROM t) = 0 THEN DROP TABLE t",
-        )
-        .await;
-        r.unwrap();
-        let (_, r) = run(&e, "SELECT * FROM t").await;
-        assert_eq!(r.unwrap_err().ename(), "TableNotFound");
-        // A guarded ASSERT fails the cell like a plain one.
-        let (_, r) = run(&e, "IF true THEN ASSERT 1 = 2, 'one is not two'").await;
-        assert_eq!(r.unwrap_err().ename(), "AssertionError");
-        let (_, r) = run(&e, "IF 1 THEN SELECT 1").await;
-        assert_eq!(r.unwrap_err().ename(), "TypeError");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

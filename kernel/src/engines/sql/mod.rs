@@ -411,64 +411,6 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn unknown_table_names_existing_ones() {
-        let dir = tempdir("engine-unknown");
-        let e = engine(&dir).await;
-        run(&e, "CREATE TABLE events (a INT)").await.1.unwrap();
-        let (_, r) = run(&e, "SELECT * FROM evnts").await;
-        let err = r.unwrap_err();
-        assert_eq!(err.ename(), "TableNotFound");
-        assert!(err.evalue.contains("default.events"), "{}", err.evalue);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn listing_sees_tables_created_by_another_session() {
-        let dir = tempdir("engine-stale");
-        let a = engine(&dir).await;
-        let b = engine(&dir).await;
-        run(&a, "SELECT 1").await.1.unwrap();
-        run(&b, "CREATE SCHEMA s2; CREATE TABLE s2.t (x BIGINT)")
-            .await
-            .1
-            .unwrap();
-        let (outs, r) = run(
-            &a,
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 's2'",
-        )
-        .await;
-        r.unwrap();
-        let t = last_table(&outs);
-        assert_eq!(t.total_rows, 1);
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn failed_ctas_leaves_no_table() {
-        let dir = tempdir("engine-ctas");
-        let e = engine(&dir).await;
-        let (_, r) = run(
-            &e,
-            "CREATE TABLE bad AS SELECT 10 / (x - 1) AS y FROM (VALUES (1), (2)) v(x)",
-        )
-        .await;
-        assert!(r.is_err());
-        let (_, r) = run(&e, "SELECT * FROM bad").await;
-        assert_eq!(r.unwrap_err().ename(), "TableNotFound");
-        let (outs, r) = run(
-            &e,
-            "CREATE TABLE good AS SELECT * FROM (VALUES (1), (2)) v(x)",
-        )
-        .await;
-        r.unwrap();
-        assert_eq!(
-            messages(&outs),
-            vec!["Created table default.good with 2 rows"]
-        );
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn large_results_keep_only_the_shown_rows() {
         let dir = tempdir("engine-limit");
         let e = engine(&dir).await;

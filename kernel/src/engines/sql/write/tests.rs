@@ -3,7 +3,6 @@
 //! operations themselves are tested from plain Rust in `crate::lakehouse`.
 
 use datafusion::arrow::util::display::array_value_to_string;
-use futures::TryStreamExt;
 use iceberg::spec::Transform;
 
 use super::super::tests_support::{engine, run, tempdir};
@@ -11,6 +10,7 @@ use super::super::{Output, SqlEngine};
 use crate::catalog;
 use crate::error::CellError;
 use crate::lakehouse;
+use crate::lakehouse::test_support::data_files;
 
 async fn ok(e: &SqlEngine, sql: &str) -> Vec<String> {
     let (outs, r) = run(e, sql).await;
@@ -80,28 +80,6 @@ async fn current_snapshot(e: &SqlEngine, schema: &str, name: &str) -> Option<i64
         .current_snapshot_id()
 }
 
-/// Live data files as (path, rows).
-async fn files(e: &SqlEngine, schema: &str, name: &str) -> Vec<(String, u64)> {
-    let t = table(e, schema, name).await;
-    if t.metadata().current_snapshot().is_none() {
-        return vec![];
-    }
-    let tasks: Vec<_> = t
-        .scan()
-        .build()
-        .unwrap()
-        .plan_files()
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    tasks
-        .into_iter()
-        .map(|t| (t.data_file_path.clone(), t.record_count.unwrap_or(0)))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctas_partitioned_and_replace_keeps_history() {
     let dir = tempdir("replace");
@@ -116,7 +94,7 @@ async fn ctas_partitioned_and_replace_keeps_history() {
         msgs,
         vec!["Created table default.f with 3 rows, partitioned by k"]
     );
-    assert_eq!(files(&e, "default", "f").await.len(), 2);
+    assert_eq!(data_files(&table(&e, "default", "f").await).await.len(), 2);
     let before = table(&e, "default", "f").await;
     let uuid = before.metadata().uuid();
     let first_snapshot = before.metadata().current_snapshot_id().unwrap();
@@ -187,7 +165,7 @@ async fn delete_drops_whole_files_and_rewrites_partial_ones() {
         "INSERT INTO d VALUES (1, 'a'), (1, 'b'), (2, 'x'), (2, 'keep'), (2, NULL), (3, 'c')",
     )
     .await;
-    assert_eq!(files(&e, "default", "d").await.len(), 3);
+    assert_eq!(data_files(&table(&e, "default", "d").await).await.len(), 3);
     let msgs = ok(&e, "DELETE FROM d WHERE k = 1 OR v = 'x'").await;
     assert!(
         msgs[0].starts_with("Deleted 3 rows from default.d (1 data file dropped, 1 rewritten)"),
@@ -203,7 +181,7 @@ async fn delete_drops_whole_files_and_rewrites_partial_ones() {
         vec!["append", "overwrite"]
     );
     // Decided by the partition value alone: the file is not even read (it is garbage now).
-    let k3 = files(&e, "default", "d")
+    let k3 = data_files(&table(&e, "default", "d").await)
         .await
         .into_iter()
         .find(|(p, _)| p.contains("k=3"))
@@ -262,7 +240,7 @@ async fn drop_purge_and_alter_columns() {
         "{}",
         x.evalue
     );
-    let data: Vec<String> = files(&e, "default", "g")
+    let data: Vec<String> = data_files(&table(&e, "default", "g").await)
         .await
         .into_iter()
         .map(|f| f.0)
