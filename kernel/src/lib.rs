@@ -14,6 +14,7 @@ pub mod lineage;
 pub mod logging;
 #[cfg(test)]
 mod module_graph;
+pub mod optimizer;
 pub mod server;
 pub mod session;
 pub mod settings;

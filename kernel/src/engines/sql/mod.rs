@@ -6,8 +6,6 @@
 mod assist;
 pub mod depth;
 mod describe;
-mod distinct_count;
-mod distinct_rule;
 mod errors;
 mod guard;
 mod handlers;
@@ -121,7 +119,7 @@ impl SqlEngine {
         })?;
         // COUNT(DISTINCT) beside other aggregates: integer-like values in one vectorized
         // aggregate, the other types grouped twice (distinct_count, distinct_rule).
-        for rule in distinct_rule::rules(&settings) {
+        for rule in crate::optimizer::rules(&settings) {
             ctx.add_optimizer_rule(rule);
         }
         ctx.register_catalog(CATALOG_NAME, Arc::new(catalog.clone()));

@@ -17,8 +17,6 @@
 //! FILTER, ORDER BY or DISTINCT, and all DISTINCT aggregates are COUNT of the same one
 //! argument. Grouping sets are left alone.
 
-use std::sync::Arc;
-
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::tree_node::Transformed;
 use datafusion::common::{Column, Result};
@@ -27,8 +25,6 @@ use datafusion::logical_expr::expr::{AggregateFunction, AggregateFunctionParams}
 use datafusion::logical_expr::{cast, col, Aggregate, Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::optimizer::ApplyOrder;
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
-
-use crate::settings::Settings;
 
 /// See the module documentation.
 #[derive(Debug, Default)]
@@ -232,75 +228,43 @@ impl OptimizerRule for MixedDistinctToGroupBy {
     }
 }
 
-/// The `COUNT(DISTINCT)` rules, in the order they run: integer-like values in one vectorized
-/// aggregate (`distinct_count`), then this module's rewrite for the other types. None when
-/// the settings turn them off (`LAKEHOUSE_NO_DISTINCT_REWRITE`, for benchmarks comparing both).
-pub(super) fn rules(settings: &Settings) -> Vec<Arc<dyn OptimizerRule + Send + Sync>> {
-    if settings.no_distinct_rewrite {
-        return vec![];
-    }
-    vec![
-        Arc::new(super::distinct_count::NativeCountDistinct::new()),
-        Arc::new(MixedDistinctToGroupBy),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
-    use super::super::tests_support::{engine, last_table, rows, run, tempdir};
+    use super::super::test_support::{explain, rows, session, types};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn mixed_distinct_gives_the_same_results_through_two_aggregations() {
-        let dir = tempdir("distinct-rule");
-        let e = engine(&dir).await;
-        let (_, r) = run(
-            &e,
-            "CREATE SCHEMA s;
-             CREATE TABLE s.ev AS SELECT 'c' || (value % 7) AS customer_id,
-                 CASE WHEN value % 5 = 0 THEN NULL ELSE date_add(DATE '2025-01-01', value % 11) END AS day,
+        let create = "CREATE TABLE ev AS SELECT 'c' || (value % 7) AS customer_id,
+                 CASE WHEN value % 5 = 0 THEN NULL
+                      ELSE DATE '2025-01-01' + CAST(value % 11 AS INT) END AS day,
                  CASE WHEN value % 5 = 0 THEN NULL ELSE 'day ' || (value % 11) END AS label,
                  CAST(value AS DOUBLE) / 4 AS amount, value % 3 AS k
-               FROM range(1000)",
-        )
-        .await;
-        r.unwrap();
+               FROM range(1000)";
+        let e = session(create, true).await;
         let query =
             "SELECT customer_id, COUNT(*) AS n, COUNT(DISTINCT label) AS days, COUNT(day) AS nd,
                             SUM(k) AS sk, AVG(amount) AS am, MIN(amount) AS lo, MAX(day) AS hi,
                             SUM(CASE WHEN k = 1 THEN amount ELSE 0 END) AS s1
-                     FROM s.ev GROUP BY customer_id ORDER BY customer_id";
-        let (outs, r) = run(&e, &format!("EXPLAIN {query}")).await;
-        r.unwrap();
-        let plan = rows(last_table(&outs))
-            .into_iter()
-            .map(|r| r.join(" "))
-            .collect::<Vec<_>>()
-            .join("\n");
+                     FROM ev GROUP BY customer_id ORDER BY customer_id";
+        let plan = explain(&e, query).await;
         assert!(plan.contains("__lh_d"), "{plan}");
-        let (outs, r) = run(&e, query).await;
-        r.unwrap();
-        let got = rows(last_table(&outs));
+        let got = rows(&e, query).await;
         // The reference: the distinct count in its own GROUP BY (DataFusion's own rewrite),
         // joined to the other aggregates.
         let reference = "SELECT a.customer_id, a.n, d.days, a.nd, a.sk, a.am, a.lo, a.hi, a.s1
             FROM (SELECT customer_id, COUNT(*) AS n, COUNT(day) AS nd, SUM(k) AS sk,
                          AVG(amount) AS am, MIN(amount) AS lo, MAX(day) AS hi,
                          SUM(CASE WHEN k = 1 THEN amount ELSE 0 END) AS s1
-                  FROM s.ev GROUP BY customer_id) a
-            JOIN (SELECT customer_id, COUNT(DISTINCT label) AS days FROM s.ev GROUP BY customer_id) d
+                  FROM ev GROUP BY customer_id) a
+            JOIN (SELECT customer_id, COUNT(DISTINCT label) AS days FROM ev GROUP BY customer_id) d
               ON a.customer_id = d.customer_id
             ORDER BY a.customer_id";
-        let (outs, r) = run(&e, reference).await;
-        r.unwrap();
-        let want = rows(last_table(&outs));
-        assert_eq!(got, want);
+        assert_eq!(got, rows(&e, reference).await);
         assert_eq!(got.len(), 7);
-        // Types and names stay what the query says.
-        let (outs2, _) = run(&e, query).await;
-        let types = |t: &super::super::TableOutput| -> Vec<(String, datafusion::arrow::datatypes::DataType)> {
-            t.schema.fields().iter().map(|f| (f.name().clone(), f.data_type().clone())).collect()
-        };
-        assert_eq!(types(last_table(&outs2)), types(last_table(&outs)));
-        let _ = std::fs::remove_dir_all(&dir);
+        // Types and names stay what the query says: those of DataFusion's own plan.
+        let plain = session(create, false).await;
+        assert!(!explain(&plain, query).await.contains("__lh_d"));
+        assert_eq!(got, rows(&plain, query).await);
+        assert_eq!(types(&e, query).await, types(&plain, query).await);
     }
 }
