@@ -9,7 +9,8 @@
 //! is the ordinary shape of a Rust module and not counted. The sibling graph must have no
 //! cycle, at every level: the top-level rooms and the files inside each room.
 //!
-//! Run it alone with `cargo test --release -p lakehouse-kernel --lib no_import_circle`.
+//! Run it alone with `cargo test --release --workspace --lib no_import_circle` (`-p` would
+//! rebuild the dependencies with other features).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
