@@ -200,7 +200,19 @@ def test_nessie_lineage(tmp_path: Path, lakehouse_env: dict[str, str], s3_server
         what = by_header(k.ok("SHOW LINEAGE FOR NOTEBOOK 'changed.ipynb'"))
         assert [r["cell_id"] for r in what] == ["changed-write"], what
         k.ok("USE REFERENCE main")
-        for b in branches:
+        # MERGE BRANCH: the merge commit names its author and cell like a data commit.
+        target = f"lin_m_{tag}"
+        k.ok(f"CREATE BRANCH {target} FROM main")
+        k.ok(f"MERGE BRANCH {branches[1]} INTO {target}")
+        with urllib.request.urlopen(f"{lakehouse_env['NESSIE_URI']}/trees/{target}/history?max-records=1") as r:
+            merge = json.load(r)["logEntries"][0]["commitMeta"]
+        assert merge["message"] == f"MERGE BRANCH {branches[1]} INTO {target}", merge
+        props = merge["allProperties"]
+        assert props.get("engine-name") == ["lakehouse-kernel"], merge
+        assert props.get("lakehouse.user") == merge["authors"] and merge["authors"] != [""], merge
+        [top] = by_header(k.ok(f"SHOW LOG {target} LIMIT 1"))
+        assert top["message"] == merge["message"] and top["author"] == merge["authors"][0], top
+        for b in (*branches, target):
             k.ok(f"DROP BRANCH {b}")
     finally:
         k.close()

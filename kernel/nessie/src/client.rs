@@ -303,12 +303,13 @@ impl NessieClient {
         &self,
         into: &Reference,
         from: &Reference,
-        message: String,
+        meta: CommitMetaRequest,
     ) -> Result<MergeResponse, CallError> {
         let body = MergeRequest {
             from_ref_name: &from.name,
             from_hash: &from.hash,
-            message,
+            message: meta.message.clone(),
+            commit_meta: meta,
         };
         self.call(
             Method::POST,

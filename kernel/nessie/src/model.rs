@@ -271,7 +271,11 @@ pub(crate) struct MergeRequest<'a> {
     pub from_ref_name: &'a str,
     #[serde(rename = "fromHash")]
     pub from_hash: &'a str,
+    /// Read by servers older than `commitMeta` on merges; newer ones take the message there.
     pub message: String,
+    /// The merge commit's author and properties (the kernel's lineage), like a commit's.
+    #[serde(rename = "commitMeta")]
+    pub commit_meta: CommitMetaRequest,
 }
 
 #[derive(Debug, Deserialize)]

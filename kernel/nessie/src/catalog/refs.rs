@@ -141,8 +141,13 @@ impl NessieCatalog {
                     reason: "only branches can be merged into".to_string(),
                 });
             }
-            let message = format!("MERGE BRANCH {} INTO {}", source.name, target.name);
-            match self.client().merge(&target, &source, message).await {
+            // The merge commit carries the same author and properties as the catalog's commits
+            // (with_commit_extra: the kernel's lineage).
+            let meta = self.commit_meta(
+                format!("MERGE BRANCH {} INTO {}", source.name, target.name),
+                &[],
+            );
+            match self.client().merge(&target, &source, meta).await {
                 Ok(resp) => {
                     let hash = match resp.resultant_target_hash {
                         Some(h) => h,

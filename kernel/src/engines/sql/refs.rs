@@ -453,7 +453,12 @@ impl SqlEngine {
                         format!("cannot merge {from} into itself; name the branch to merge: MERGE BRANCH dev INTO {into}"),
                     ));
                 }
-                let m = current.merge(&from, &into).await.map_err(fail)?;
+                // The merge commit names the notebook, cell and user, as data commits do.
+                let m = current
+                    .with_commit_extra(super::write::nessie_extra(&self.commit_lineage()))
+                    .merge(&from, &into)
+                    .await
+                    .map_err(fail)?;
                 let _ = self.catalog.refresh().await;
                 format!(
                     "Merged {from} into {} (now at {})",
