@@ -83,6 +83,9 @@ kinds! {
     Setting => "SettingError",
     /// A chart that cannot be drawn from the result.
     Chart => "ChartError",
+    /// A file path outside the warehouse and the notebook's folder, with
+    /// `LAKEHOUSE_EXTERNAL_ACCESS=false`.
+    AccessDenied => "AccessDenied",
     /// The statement nests deeper than the kernel parses safely.
     StatementTooComplex => "StatementTooComplex",
     /// The cell was interrupted.

@@ -310,6 +310,13 @@ settings! {
         default: "`~/.cache/lakehouse/rust`",
         meaning: "Where Rust cells keep the compiled client crate and Arrow (shared by your kernels)",
     },
+    /// Local files SQL may name.
+    ExternalAccess {
+        env: "LAKEHOUSE_EXTERNAL_ACCESS",
+        key: external_access as bool,
+        default: "`true`",
+        meaning: "`false` refuses, in SQL, every file path outside the warehouse and the notebook's folder (external tables, `COPY … TO`), like DuckDB's `enable_external_access = false`; see [Resource limits](#resource-limits-jupyterhub)",
+    },
     /// Turns off the COUNT(DISTINCT) optimizer rules.
     NoDistinctRewrite {
         env: "LAKEHOUSE_NO_DISTINCT_REWRITE",

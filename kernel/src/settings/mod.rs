@@ -144,6 +144,9 @@ pub struct Settings {
     /// DataFusion's own COUNT(DISTINCT) plans, without the kernel's rewrites
     /// (`LAKEHOUSE_NO_DISTINCT_REWRITE`).
     pub no_distinct_rewrite: bool,
+    /// SQL may name files outside the warehouse and the notebook's folder
+    /// (`LAKEHOUSE_EXTERNAL_ACCESS`; on unless an admin turns it off).
+    pub external_access: bool,
 }
 
 /// One row of the settings table shown by `SHOW SETTINGS` and `lakehouse-kernel settings`.
@@ -331,6 +334,10 @@ impl Settings {
             Some(v) => parse_bool(Id::NoDistinctRewrite.env(), &v)?,
             None => file.no_distinct_rewrite.unwrap_or(false),
         };
+        let external_access = match var(Id::ExternalAccess) {
+            Some(v) => parse_bool(Id::ExternalAccess.env(), &v)?,
+            None => file.external_access.unwrap_or(true),
+        };
         Ok(Settings {
             home,
             warehouse,
@@ -344,6 +351,7 @@ impl Settings {
             startup,
             rust_cache,
             no_distinct_rewrite,
+            external_access,
         })
     }
 
@@ -431,6 +439,7 @@ impl Settings {
             Id::StartupDir | Id::StartupFile => self.startup.value(id),
             Id::RustCache => Some(self.rust_cache.display().to_string()),
             Id::NoDistinctRewrite => Some(self.no_distinct_rewrite.to_string()),
+            Id::ExternalAccess => Some(self.external_access.to_string()),
         }
     }
 }

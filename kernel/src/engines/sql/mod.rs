@@ -15,6 +15,7 @@ pub mod params;
 mod parser;
 mod progress;
 pub mod refs;
+mod sandbox;
 #[cfg(test)]
 mod scan_tests;
 mod session;
@@ -71,6 +72,8 @@ pub struct SqlEngine {
     startup_report: std::sync::Mutex<Option<String>>,
     /// Who runs which notebook and cell: what every commit records (crate::lineage).
     lineage: std::sync::Mutex<crate::lineage::Tracker>,
+    /// The folders SQL may name files in, when `LAKEHOUSE_EXTERNAL_ACCESS` is off.
+    sandbox: Option<sandbox::Sandbox>,
 }
 
 /// Rows per batch (`datafusion.execution.batch_size`) without a tight memory limit. Iceberg
@@ -127,6 +130,7 @@ impl SqlEngine {
             max_rows: settings.max_rows,
             max_col_width: settings.max_col_width,
         };
+        let sandbox = sandbox::Sandbox::from_settings(&settings);
         let engine = SqlEngine {
             ctx,
             catalog,
@@ -139,6 +143,7 @@ impl SqlEngine {
             tables_sent: Default::default(),
             startup_report: Default::default(),
             lineage: std::sync::Mutex::new(crate::lineage::Tracker::detect()),
+            sandbox,
         };
         Ok(engine)
     }

@@ -35,6 +35,9 @@ impl SqlEngine {
         // CREATE SCHEMA's name as written (DataFusion's plan joins quoted parts with '.').
         let schema_parts = self.schema_name_parts(&statement);
         let plan = self.plan_parsed(cell, piece, statement).await?;
+        if let Some(sandbox) = &self.sandbox {
+            sandbox.check(&plan)?;
+        }
         let fail = |e| errors::from_datafusion(e, cell, piece, &self.catalog);
         match plan {
             LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(c)) => {
