@@ -276,3 +276,44 @@ def test_no_credential_in_the_log_with_unreachable_services(kernel_binary, tmp_p
         text = log.read_text(errors="replace")
         assert not leaked(text, list(secrets.values())), (name, leaked(text, list(secrets.values())))
         assert os.path.getsize(log) > 0, name
+
+
+# -- orphan files after a crash ----------------------------------------------------------------
+
+
+def test_orphans_of_a_killed_write_are_found_and_removed(kernel_binary, tmp_path: Path) -> None:  # noqa: ARG001
+    home = tmp_path / "home"
+    data = home / "warehouse" / "crash" / "t" / "data"
+    k = Kernel(home)
+    try:
+        k.ok("CREATE SCHEMA crash; CREATE TABLE crash.t (id BIGINT, pad STRING); INSERT INTO crash.t VALUES (1, 'a'), (2, 'b')")
+        committed = set(data.rglob("*.parquet"))
+        k.kc.execute("INSERT INTO crash.t SELECT value, repeat('x', 200) FROM range(30000000)")
+        deadline = time.monotonic() + 60
+        while not set(data.rglob("*.parquet")) - committed:
+            assert time.monotonic() < deadline, "the write made no data file within 60 s"
+            time.sleep(0.05)
+        k.km.kill_kernel()  # SIGKILL: the write's files are there, its commit is not
+    finally:
+        k.close()
+    stray = set(data.rglob("*.parquet")) - committed
+    assert stray, "the killed write left no file to find"
+    k = Kernel(home)
+    try:
+        run = k.ok("SELECT count(*) AS n FROM crash.t")
+        assert "2" in run.results[-1]["text/plain"]
+        since = "older_than => now() + INTERVAL '1 minute'"
+        run = k.ok(f"CALL system.remove_orphan_files(table => 'crash.t', {since}, dry_run => true)")
+        listed = run.results[-1]["text/plain"]
+        for f in stray:
+            assert f.name in listed, (f, listed)
+        assert all(f.exists() for f in stray), "a dry run deleted files"
+        run = k.ok(f"CALL system.remove_orphan_files(table => 'crash.t', {since})")
+        assert not any(f.exists() for f in stray)
+        assert all(f.exists() for f in committed), "a committed data file was removed"
+        run = k.ok(f"CALL system.remove_orphan_files(table => 'crash.t', {since}, dry_run => true)")
+        assert "Found 0 orphan files" in run.stdout, run.stdout
+        run = k.ok("SELECT count(*) AS n, sum(id) AS s FROM crash.t")
+        assert "2" in run.results[-1]["text/plain"] and "3" in run.results[-1]["text/plain"]
+    finally:
+        k.close()

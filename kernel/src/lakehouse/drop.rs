@@ -67,7 +67,12 @@ pub async fn drop_purge(target: &TableTarget, if_exists: bool) -> Result<Dropped
                 .map_err(failed)?;
             // Listed before the drop, so a manifest that cannot be read stops the purge while
             // the table is still there.
-            let files = table_files(&table).await.map_err(failed)?;
+            let gc = table
+                .metadata()
+                .table_properties()
+                .map_err(failed)?
+                .gc_enabled;
+            let files = referenced_files(&table, gc).await.map_err(failed)?;
             target
                 .catalog
                 .drop_table(&target.ident)
@@ -91,16 +96,20 @@ pub async fn drop_purge(target: &TableTarget, if_exists: bool) -> Result<Dropped
     })
 }
 
-/// Every file `table` owns, each once: snapshots' manifest lists, manifests, data files,
-/// metadata and statistics files. iceberg 0.10's `drop_table_data` (what the SQL catalog's
-/// `purge_table` runs) deletes each manifest's data files concurrently, so a data file listed by
-/// two manifests (an overwrite or an ALTER carries it forward as EXISTING or DELETED) was deleted
-/// twice at once and the loser failed with NotFound after the table was already dropped.
-/// Data files stay when the table says `gc.enabled=false`, as upstream does.
-async fn table_files(table: &Table) -> iceberg::Result<BTreeSet<String>> {
+/// Every file `table` references, each once: snapshots' manifest lists, manifests, data and
+/// delete files (without them unless `with_data`), metadata and statistics files. iceberg 0.10's
+/// `drop_table_data` (what the SQL catalog's `purge_table` runs) deletes each manifest's data
+/// files concurrently, so a data file listed by two manifests (an overwrite or an ALTER carries
+/// it forward as EXISTING or DELETED) was deleted twice at once and the loser failed with
+/// NotFound after the table was already dropped. A purge leaves data files alone when the table
+/// says `gc.enabled=false`, as upstream does; orphan removal needs them all.
+pub(super) async fn referenced_files(
+    table: &Table,
+    with_data: bool,
+) -> iceberg::Result<BTreeSet<String>> {
     let metadata = table.metadata();
     let io = table.file_io();
-    let gc = metadata.table_properties()?.gc_enabled;
+    let gc = with_data;
     let mut files = BTreeSet::new();
     for snapshot in metadata.snapshots() {
         let list = table.manifest_list_reader(snapshot).load().await?;

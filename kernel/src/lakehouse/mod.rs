@@ -1,6 +1,6 @@
 //! Iceberg table operations, with no notebook notions: create (with partition spec,
 //! properties and CREATE TABLE AS rows), append, overwrite, delete, alter, drop with purge and
-//! replace, each a small operation in its own file, and one commit path (`commit`: retry on
+//! replace, orphan files, each a small operation in its own file, and one commit path (`commit`: retry on
 //! conflict, check whether a failed commit landed, remove what a failed attempt wrote).
 //!
 //! Operations take iceberg and DataFusion types (a [`TableTarget`] or an `iceberg::Catalog`,
@@ -22,6 +22,8 @@ mod delete;
 mod drop;
 mod error;
 mod fixed_catalog;
+mod listing;
+mod orphans;
 mod overwrite;
 mod partition;
 mod partition_decider;
@@ -41,6 +43,8 @@ pub use data_files::{delete_quietly, write_data_files};
 pub use delete::{delete, Deleted};
 pub use drop::{drop_purge, Dropped};
 pub use error::{CommitFailure, LakehouseError, Result};
+pub use listing::list_files;
+pub use orphans::{canonical as canonical_location, orphans, remove as remove_orphans, StoredFile};
 pub use overwrite::{overwrite, Overwritten};
 pub use partition::{partition_field_name, partition_spec, PartitionField};
 pub use replace::{replacement_schema, ReplaceTable, Replaced};

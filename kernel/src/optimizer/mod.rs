@@ -2,7 +2,8 @@
 //! `COUNT(DISTINCT x)` beside other aggregates groups once (`distinct_count`, integer-like
 //! values) or twice with vectorized accumulators (`distinct_rule`, the other types). They take
 //! DataFusion's types only and are tested on a plain `SessionContext`; the SQL session adds
-//! them when it opens.
+//! them when it opens. `interrupt` makes every physical plan stop within one batch of an
+//! interrupt.
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use crate::settings::Settings;
 
 mod distinct_count;
 mod distinct_rule;
+pub mod interrupt;
 #[cfg(test)]
 mod test_support;
 

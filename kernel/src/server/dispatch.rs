@@ -178,6 +178,8 @@ impl Kernel {
     /// interrupt_request: stops the running cell, if any.
     fn interrupt(&self, msg: &Incoming, chan: Chan) {
         if let Some(r) = self.running.lock().expect("running lock").take() {
+            self.interrupted
+                .store(true, std::sync::atomic::Ordering::SeqCst);
             r.stop();
         }
         self.reply(chan, msg, InterruptReply::new().into());

@@ -59,23 +59,33 @@ struct Kernel {
     rust_default: bool,
     /// The running cell, for interrupt_request.
     running: Mutex<Option<Running>>,
+    /// Whether the running cell was interrupted: whatever error it ends with is then the
+    /// interrupt's.
+    interrupted: std::sync::atomic::AtomicBool,
     state: Mutex<ShellState>,
     shutdown: watch::Sender<bool>,
 }
 
 /// What interrupt_request stops.
 enum Running {
-    /// A SQL cell: its task is aborted, which cancels the running DataFusion stream.
-    Sql(tokio::task::AbortHandle),
-    /// A Rust cell: evcxr's child process is ended.
-    Rust(Arc<RustEngine>),
+    /// A SQL cell: the session's plans stop at their next batch
+    /// (`crate::optimizer::interrupt`), and the task is aborted at its next await.
+    Sql(tokio::task::AbortHandle, Arc<SqlEngine>),
+    /// A Rust cell: evcxr's child process is ended, and the queries it runs stop.
+    Rust(Arc<RustEngine>, Arc<SqlEngine>),
 }
 
 impl Running {
     fn stop(self) {
         match self {
-            Running::Sql(h) => h.abort(),
-            Running::Rust(r) => r.interrupt(),
+            Running::Sql(h, sql) => {
+                sql.interrupt();
+                h.abort();
+            }
+            Running::Rust(r, sql) => {
+                sql.interrupt();
+                r.interrupt();
+            }
         }
     }
 }
@@ -380,6 +390,7 @@ impl Kernel {
             rust: tokio::sync::Mutex::new(None),
             rust_default,
             running: Mutex::new(None),
+            interrupted: Default::default(),
             state: Mutex::new(ShellState::default()),
             shutdown: shutdown_tx,
         });

@@ -6,6 +6,7 @@
 //! into protocol types.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use jupyter_protocol::{
@@ -23,6 +24,10 @@ use crate::engines::sql::SqlEngine;
 use crate::engines::{Output, TableOutput};
 use crate::error::{CellError, ErrorKind};
 use crate::wire::Incoming;
+
+/// Cells that ran this long give their freed memory back to the system when they end
+/// (`crate::limits::release_freed_memory`).
+const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Status lines of running statements: engine id → (display id, last text).
 type Shown = HashMap<u64, (String, String)>;
@@ -48,14 +53,17 @@ impl Kernel {
             let task = self
                 .engine_rt
                 .spawn(async move { r.execute(&code, first_line, &tx).await });
-            *self.running.lock().expect("running lock") = Some(Running::Rust(rust));
+            self.interrupted.store(false, Ordering::SeqCst);
+            *self.running.lock().expect("running lock") = Some(Running::Rust(rust, engine.clone()));
             task
         } else {
-            let engine = engine.clone();
+            let sql = engine.clone();
             let task = self
                 .engine_rt
-                .spawn(async move { engine.execute(&code, &tx).await });
-            *self.running.lock().expect("running lock") = Some(Running::Sql(task.abort_handle()));
+                .spawn(async move { sql.execute(&code, &tx).await });
+            self.interrupted.store(false, Ordering::SeqCst);
+            *self.running.lock().expect("running lock") =
+                Some(Running::Sql(task.abort_handle(), engine.clone()));
             task
         };
         let mut pending: Option<TableOutput> = None;
@@ -100,9 +108,13 @@ impl Kernel {
         }
         let outcome = task.await;
         self.running.lock().expect("running lock").take();
+        if started.elapsed() > RELEASE_AFTER {
+            crate::limits::release_freed_memory();
+        }
         // A statement stopped by an interrupt or an error never sent its last update.
         let end = match &outcome {
             Ok(Ok(())) => CellEnd::Finished,
+            Ok(Err(e)) if e.kind == ErrorKind::Interrupted => CellEnd::Interrupted,
             Err(e) if e.is_cancelled() => CellEnd::Interrupted,
             _ => CellEnd::Failed,
         };
@@ -138,12 +150,12 @@ impl Kernel {
         if let (Ok(Ok(())), Some(e)) = (&outcome, chart_error) {
             return Err(CellError::new(ErrorKind::Chart, e));
         }
+        let interrupted = self.interrupted.swap(false, Ordering::SeqCst);
         match outcome {
+            // A statement stopped by the interrupt fails with whatever its operators say.
+            Ok(Err(e)) if interrupted && !is_rust && e.kind != ErrorKind::Interrupted => Err(interrupted_error()),
             Ok(r) => r,
-            Err(e) if e.is_cancelled() => Err(CellError::new(
-                ErrorKind::Interrupted,
-                "the cell was interrupted; statements before the running one are done, the running one left no changes, and the session keeps its state",
-            )),
+            Err(e) if e.is_cancelled() => Err(interrupted_error()),
             Err(e) => Err(CellError::new(
                 ErrorKind::Internal,
                 format!("the SQL engine failed unexpectedly ({e}); the session is still usable. Please report this with the cell that caused it"),
@@ -170,6 +182,14 @@ impl Kernel {
             }
         }
     }
+}
+
+/// What an interrupted SQL cell answers.
+fn interrupted_error() -> CellError {
+    CellError::new(
+        ErrorKind::Interrupted,
+        "the cell was interrupted; statements before the running one are done, the running one left no changes, and the session keeps its state",
+    )
 }
 
 /// An engine's result table as the renderer takes it.

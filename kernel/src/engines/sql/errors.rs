@@ -45,6 +45,13 @@ pub fn from_datafusion(
     piece: &Piece,
     catalog: &LakehouseCatalog,
 ) -> CellError {
+    if crate::optimizer::interrupt::is_interrupted(&e) {
+        return CellError::new(
+            ErrorKind::Interrupted,
+            "the statement was interrupted; it left no changes, and the session keeps its state",
+        )
+        .with_context(statement_context(piece));
+    }
     let root = e.find_root();
     if let DataFusionError::SQL(..) = root {
         return syntax(e, cell, piece);

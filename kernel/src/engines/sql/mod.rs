@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::execution::context::SessionContext;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -39,6 +40,7 @@ pub use assist::{Completion, Inspection, IsComplete};
 
 use crate::catalog::{self, LakehouseCatalog, CATALOG_NAME};
 use crate::error::{CellError, ErrorKind};
+use crate::optimizer::interrupt::{InterruptSwitch, InterruptiblePlanner};
 use crate::settings::Settings;
 use handlers::display_name;
 use split::Piece;
@@ -74,6 +76,8 @@ pub struct SqlEngine {
     lineage: std::sync::Mutex<crate::lineage::Tracker>,
     /// The folders SQL may name files in, when `LAKEHOUSE_EXTERNAL_ACCESS` is off.
     sandbox: Option<sandbox::Sandbox>,
+    /// Moves on each interrupt; plans planned before it stop at their next batch.
+    interrupt: Arc<InterruptSwitch>,
 }
 
 /// Rows per batch (`datafusion.execution.batch_size`) without a tight memory limit. Iceberg
@@ -115,7 +119,15 @@ impl SqlEngine {
             .limits
             .session(config)
             .map_err(|m| ErrorKind::Setting.error(m))?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        // Every plan stops within one batch of an interrupt (optimizer::interrupt).
+        let interrupt = Arc::new(InterruptSwitch::default());
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_query_planner(Arc::new(InterruptiblePlanner::new(interrupt.clone())))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         // Spark SQL functions DataFusion lacks (DATEDIFF, DATE(), date_add, …).
         spark::register(&ctx).map_err(|e| {
             ErrorKind::Internal.error(format!("cannot register Spark functions: {e}"))
@@ -144,6 +156,7 @@ impl SqlEngine {
             startup_report: Default::default(),
             lineage: std::sync::Mutex::new(crate::lineage::Tracker::detect()),
             sandbox,
+            interrupt,
         };
         Ok(engine)
     }
@@ -203,6 +216,12 @@ impl SqlEngine {
             Some(n) => Arc::new(n.with_commit_extra(write::nessie_extra(lineage))),
             None => self.catalog.iceberg(),
         }
+    }
+
+    /// Stops every statement running in the session (SQL cells and the Rust cells' queries)
+    /// at its next batch; statements started afterwards run as usual.
+    pub fn interrupt(&self) {
+        self.interrupt.interrupt();
     }
 
     /// The settings the session was started with.

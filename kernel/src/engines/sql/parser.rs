@@ -156,7 +156,9 @@ fn family(words: &[String], tokens: &[TokenWithSpan]) -> Family {
         ["DESCRIBE" | "DESC", "EXTENDED" | "FORMATTED", ..]
         | ["DESCRIBE" | "DESC", "TABLE", "EXTENDED" | "FORMATTED", ..] => Family::Describe,
         ["SUMMARIZE", ..] => Family::Summarize,
-        ["CREATE" | "ALTER" | "DROP", ..] if write::classify(tokens).is_some() => Family::Write,
+        ["CREATE" | "ALTER" | "DROP" | "CALL", ..] if write::classify(tokens).is_some() => {
+            Family::Write
+        }
         _ => Family::Sql,
     }
 }

@@ -18,7 +18,7 @@ use crate::catalog;
 use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, AlterTable, Dropped};
 
-fn sql_statement(
+pub(super) fn sql_statement(
     engine: &SqlEngine,
     cell: &str,
     piece: &Piece,

@@ -19,6 +19,7 @@
 mod alter;
 mod create;
 mod dml;
+mod orphans;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -69,6 +70,8 @@ pub(in crate::engines::sql) enum Early {
     Create,
     Alter,
     DropPurge,
+    /// `CALL system.remove_orphan_files(…)`.
+    RemoveOrphanFiles,
 }
 
 /// Runs `CREATE TABLE …`, `ALTER TABLE …` or `DROP TABLE … PURGE`; `tokens` are the
@@ -85,6 +88,7 @@ pub(in crate::engines::sql) async fn run_early(
         Early::Create => create(engine, cell, piece, tokens, out).await,
         Early::Alter => alter(engine, cell, piece, out).await,
         Early::DropPurge => drop_purge(engine, cell, piece, out).await,
+        Early::RemoveOrphanFiles => orphans::remove_orphan_files(engine, cell, piece, out).await,
     }
 }
 
@@ -113,6 +117,7 @@ pub(in crate::engines::sql) fn classify(tokens: &[TokenWithSpan]) -> Option<Earl
         [Some(K::CREATE), Some(K::TABLE), ..]
         | [Some(K::CREATE), Some(K::OR), Some(K::REPLACE), Some(K::TABLE)] => Some(Early::Create),
         [Some(K::ALTER), Some(K::TABLE), ..] => Some(Early::Alter),
+        [Some(K::CALL), ..] => Some(Early::RemoveOrphanFiles),
         [Some(K::DROP), Some(K::TABLE), ..] => {
             let last = significant(tokens)
                 .filter(|(_, t)| t.token != Token::SemiColon)

@@ -215,6 +215,104 @@ async fn delete_drops_whole_files_and_rewrites_partial_ones() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Stray files in a table's data and metadata folders are its orphans; files the table
+/// references, files of a table whose folder lies inside its own, and files newer than
+/// `older_than` are not. A dry run deletes nothing; the real run leaves the table reading the
+/// same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_orphan_files_deletes_only_unreferenced_files() {
+    let dir = tempdir("orphans");
+    let e = engine(&dir).await;
+    ok(&e, "CREATE SCHEMA o").await;
+    ok(&e, "CREATE TABLE o.t (a INT)").await;
+    ok(&e, "INSERT INTO o.t VALUES (1), (2)").await;
+    ok(&e, "INSERT OVERWRITE o.t VALUES (3)").await;
+    let t = table(&e, "o", "t").await;
+    let root = lakehouse::canonical_location(t.metadata().location());
+    // Another table's folder inside o.t's data folder (a nested namespace named `data`, as
+    // Spark can create in a shared catalog): never o.t's orphans.
+    let inner_root = format!("{root}/data/inner");
+    for f in ["metadata/00001-x.metadata.json", "data/part-0.parquet"] {
+        let path = format!("{inner_root}/{f}");
+        std::fs::create_dir_all(std::path::Path::new(&path).parent().unwrap()).unwrap();
+        std::fs::write(&path, b"another table").unwrap();
+    }
+    let stray = [
+        format!("{root}/data/crashed-00000.parquet"),
+        format!("{root}/metadata/snap-crashed.avro"),
+        format!("{root}/metadata/99999-crashed.metadata.json"),
+    ];
+    for f in &stray {
+        std::fs::write(f, b"left by a crash").unwrap();
+    }
+    let before = std::collections::BTreeSet::from_iter(
+        lakehouse::list_files(&root, &Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.location),
+    );
+    // Newer than the default window (three days): nothing to remove.
+    let msgs = ok(&e, "CALL system.remove_orphan_files(table => 'o.t')").await;
+    assert!(msgs[0].starts_with("Removed 0 orphan files"), "{msgs:?}");
+    let future = "older_than => now() + INTERVAL '1 hour'";
+    let listed = rows(
+        &e,
+        &format!("CALL system.remove_orphan_files(table => 'o.t', {future}, dry_run => true)"),
+    )
+    .await;
+    let mut expected: Vec<String> = stray.to_vec();
+    expected.sort();
+    assert_eq!(
+        listed.iter().map(|r| r[0].clone()).collect::<Vec<_>>(),
+        expected
+    );
+    for f in &stray {
+        assert!(std::path::Path::new(f).exists(), "a dry run deleted {f}");
+    }
+    let msgs = ok(
+        &e,
+        &format!("CALL system.remove_orphan_files(table => 'o.t', {future})"),
+    )
+    .await;
+    assert!(msgs[0].starts_with("Removed 3 orphan files"), "{msgs:?}");
+    let after = std::collections::BTreeSet::from_iter(
+        lakehouse::list_files(&root, &Default::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| f.location),
+    );
+    let gone: Vec<&String> = before.difference(&after).collect();
+    assert_eq!(gone.len(), 3, "{gone:?}");
+    assert!(
+        after
+            .iter()
+            .any(|f| f.starts_with(&format!("{inner_root}/"))),
+        "the inner table's files went"
+    );
+    assert_eq!(flat(rows(&e, "SELECT a FROM o.t").await), vec!["3"]);
+    // Time travel to the first snapshot still finds its files.
+    let first = t
+        .metadata()
+        .snapshots()
+        .find(|s| s.parent_snapshot_id().is_none())
+        .unwrap()
+        .snapshot_id();
+    assert_eq!(
+        flat(
+            rows(
+                &e,
+                &format!("SELECT a FROM o.t VERSION AS OF {first} ORDER BY a")
+            )
+            .await
+        ),
+        vec!["1", "2"]
+    );
+    let e2 = err(&e, "CALL system.remove_orphan_files(table => 'o.missing')").await;
+    assert_eq!(e2.kind, crate::error::ErrorKind::TableNotFound, "{e2:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_purge_and_alter_columns() {
     let dir = tempdir("ddl");
