@@ -317,6 +317,13 @@ settings! {
         default: "`true`",
         meaning: "`false` refuses, in SQL, every file path outside the warehouse and the notebook's folder (external tables, `COPY … TO`), like DuckDB's `enable_external_access = false`; see [Resource limits](#resource-limits-jupyterhub)",
     },
+    /// Whose SQL semantics cells get where Spark and DataFusion differ.
+    Dialect {
+        env: "LAKEHOUSE_DIALECT",
+        key: dialect as String,
+        default: "`spark`",
+        meaning: "`spark`: Spark's answers where the engines differ (`/` gives a fraction and NULL for a zero divisor, Java date patterns in `date_format`, `to_date`, `to_timestamp`, `from_unixtime`, `unix_timestamp`); `datafusion`: DataFusion's. `SET lakehouse.dialect = 'datafusion'` switches a session; see [Spark SQL](#spark-sql-in-ported-notebooks)",
+    },
     /// Turns off the COUNT(DISTINCT) optimizer rules.
     NoDistinctRewrite {
         env: "LAKEHOUSE_NO_DISTINCT_REWRITE",

@@ -144,6 +144,8 @@ pub struct Settings {
     /// DataFusion's own COUNT(DISTINCT) plans, without the kernel's rewrites
     /// (`LAKEHOUSE_NO_DISTINCT_REWRITE`).
     pub no_distinct_rewrite: bool,
+    /// Whose semantics SQL cells get where Spark and DataFusion differ.
+    pub dialect: Dialect,
     /// SQL may name files outside the warehouse and the notebook's folder
     /// (`LAKEHOUSE_EXTERNAL_ACCESS`; on unless an admin turns it off).
     pub external_access: bool,
@@ -334,6 +336,14 @@ impl Settings {
             Some(v) => parse_bool(Id::NoDistinctRewrite.env(), &v)?,
             None => file.no_distinct_rewrite.unwrap_or(false),
         };
+        let dialect = match var(Id::Dialect).or(file.dialect.take()) {
+            Some(v) => Dialect::parse(&v).ok_or(ConfigError::BadValue {
+                var: Id::Dialect.env(),
+                value: v,
+                expected: "spark or datafusion",
+            })?,
+            None => Dialect::Spark,
+        };
         let external_access = match var(Id::ExternalAccess) {
             Some(v) => parse_bool(Id::ExternalAccess.env(), &v)?,
             None => file.external_access.unwrap_or(true),
@@ -351,6 +361,7 @@ impl Settings {
             startup,
             rust_cache,
             no_distinct_rewrite,
+            dialect,
             external_access,
         })
     }
@@ -439,6 +450,7 @@ impl Settings {
             Id::StartupDir | Id::StartupFile => self.startup.value(id),
             Id::RustCache => Some(self.rust_cache.display().to_string()),
             Id::NoDistinctRewrite => Some(self.no_distinct_rewrite.to_string()),
+            Id::Dialect => Some(self.dialect.name().to_string()),
             Id::ExternalAccess => Some(self.external_access.to_string()),
         }
     }
@@ -465,6 +477,35 @@ fn parse_count(var: &'static str, v: &str) -> Result<usize, ConfigError> {
             value: v.to_string(),
             expected: "a whole number greater than 0",
         })
+}
+
+/// Whose SQL semantics a session follows where Spark and DataFusion differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// Spark's answers, for SQL pasted from `spark.sql(...)`.
+    #[default]
+    Spark,
+    /// DataFusion's own semantics.
+    DataFusion,
+}
+
+impl Dialect {
+    /// `spark` or `datafusion` (any case).
+    pub fn parse(v: &str) -> Option<Self> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "spark" => Some(Dialect::Spark),
+            "datafusion" => Some(Dialect::DataFusion),
+            _ => None,
+        }
+    }
+
+    /// The name settings and `SET lakehouse.dialect` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Spark => "spark",
+            Dialect::DataFusion => "datafusion",
+        }
+    }
 }
 
 fn parse_bool(var: &'static str, v: &str) -> Result<bool, ConfigError> {
@@ -514,6 +555,16 @@ mod tests {
     #[test]
     fn distinct_rewrite_switch_reads_env_and_rejects_nonsense() {
         assert!(!Settings::from_map(&map(&[])).unwrap().no_distinct_rewrite);
+        assert_eq!(
+            Settings::from_map(&map(&[])).unwrap().dialect,
+            Dialect::Spark
+        );
+        let df = map(&[("LAKEHOUSE_DIALECT", "DataFusion")]);
+        assert_eq!(
+            Settings::from_map(&df).unwrap().dialect,
+            Dialect::DataFusion
+        );
+        assert!(Settings::from_map(&map(&[("LAKEHOUSE_DIALECT", "hive")])).is_err());
         let on = map(&[("LAKEHOUSE_NO_DISTINCT_REWRITE", "1")]);
         assert!(Settings::from_map(&on).unwrap().no_distinct_rewrite);
         let bad = map(&[("LAKEHOUSE_NO_DISTINCT_REWRITE", "maybe")]);

@@ -6,6 +6,7 @@
 mod assist;
 pub mod depth;
 mod describe;
+pub mod dialect;
 mod errors;
 mod guard;
 mod handlers;
@@ -78,6 +79,8 @@ pub struct SqlEngine {
     sandbox: Option<sandbox::Sandbox>,
     /// Moves on each interrupt; plans planned before it stop at their next batch.
     interrupt: Arc<InterruptSwitch>,
+    /// Spark's or DataFusion's semantics (`SET lakehouse.dialect`).
+    dialect: dialect::DialectSwitch,
 }
 
 /// Rows per batch (`datafusion.execution.batch_size`) without a tight memory limit. Iceberg
@@ -132,6 +135,11 @@ impl SqlEngine {
         spark::register(&ctx).map_err(|e| {
             ErrorKind::Internal.error(format!("cannot register Spark functions: {e}"))
         })?;
+        // Spark's semantics where the engines differ (LAKEHOUSE_DIALECT), after the functions
+        // above, which the DataFusion dialect's own replace.
+        let dialect = dialect::DialectSwitch::install(&ctx, settings.dialect).map_err(|e| {
+            ErrorKind::Internal.error(format!("cannot set up the SQL dialect: {e}"))
+        })?;
         // COUNT(DISTINCT) beside other aggregates: integer-like values in one vectorized
         // aggregate, the other types grouped twice (distinct_count, distinct_rule).
         for rule in crate::optimizer::rules(&settings) {
@@ -157,6 +165,7 @@ impl SqlEngine {
             lineage: std::sync::Mutex::new(crate::lineage::Tracker::detect()),
             sandbox,
             interrupt,
+            dialect,
         };
         Ok(engine)
     }
@@ -325,6 +334,21 @@ impl SqlEngine {
             S::ShowLimits => self.show_limits(started, out),
             S::ShowParameters => self.show_parameters(started, out),
             S::SetDisplay { key, value } => self.set_display(key, value, out),
+            S::SetDialect(d) => {
+                self.dialect.apply(&self.ctx, d).map_err(|e| {
+                    ErrorKind::Internal.error(format!("cannot switch the dialect: {e}"))
+                })?;
+                let _ = out.send(Output::Message(format!(
+                    "lakehouse.dialect = {} ({})",
+                    d.name(),
+                    match d {
+                        crate::settings::Dialect::Spark =>
+                            "Spark's semantics where Spark and DataFusion differ",
+                        crate::settings::Dialect::DataFusion => "DataFusion's own semantics",
+                    }
+                )));
+                Ok(())
+            }
             S::SetParameter { name, expr } => {
                 self.set_parameter(&name, &expr, cell, piece, out).await
             }

@@ -51,6 +51,8 @@ pub(super) enum Statement {
     ShowParameters,
     /// `SET lakehouse.max_rows = 200`: a display setting for the rest of the session.
     SetDisplay { key: &'static str, value: usize },
+    /// `SET lakehouse.dialect = 'spark' | 'datafusion'`.
+    SetDialect(crate::settings::Dialect),
     /// `SET name = expr`: a session parameter (`$name`, `${name}`).
     SetParameter { name: String, expr: String },
     /// `IF <condition> THEN <statement>`.
@@ -173,11 +175,16 @@ impl SqlEngine {
         let words = leading_words(&piece.text, &raw_tokens, 4);
         if words.first().map(String::as_str) == Some("SET") {
             let own = match family(&words, &raw_tokens) {
-                Family::SetDisplay => {
-                    let (key, value) = display_setting(&piece.text)
-                        .map_err(|m| CellError::new(ErrorKind::Setting, m))?;
-                    Some(Statement::SetDisplay { key, value })
-                }
+                Family::SetDisplay => match dialect_setting(&piece.text) {
+                    Some(d) => Some(Statement::SetDialect(
+                        d.map_err(|m| CellError::new(ErrorKind::Setting, m))?,
+                    )),
+                    None => {
+                        let (key, value) = display_setting(&piece.text)
+                            .map_err(|m| CellError::new(ErrorKind::Setting, m))?;
+                        Some(Statement::SetDisplay { key, value })
+                    }
+                },
                 _ => match params::parse_set(&piece.text) {
                     Some(set) => {
                         let (name, expr) = set.map_err(in_context)?;
@@ -338,6 +345,25 @@ impl SqlEngine {
 
 /// `SET lakehouse.max_rows = 200` / `SET lakehouse.max_col_width = 100` (also without `=`):
 /// the same names as LAKEHOUSE_MAX_ROWS / _MAX_COL_WIDTH.
+/// `SET lakehouse.dialect = 'spark'`: the dialect, or why the value is not one; None for the
+/// other `lakehouse.` settings.
+fn dialect_setting(text: &str) -> Option<Result<crate::settings::Dialect, String>> {
+    let rest = text.trim()[3..].trim_start();
+    let (name, value) = rest.split_once(['=', ' ']).unwrap_or((rest, ""));
+    if !name.trim().eq_ignore_ascii_case("lakehouse.dialect") {
+        return None;
+    }
+    let value = value
+        .trim()
+        .trim_start_matches('=')
+        .trim()
+        .trim_matches('\'');
+    Some(
+        crate::settings::Dialect::parse(value)
+            .ok_or_else(|| format!("lakehouse.dialect is 'spark' or 'datafusion', not '{value}'")),
+    )
+}
+
 fn display_setting(text: &str) -> Result<(&'static str, usize), String> {
     let t = text.trim();
     let rest = t[3..].trim_start();
