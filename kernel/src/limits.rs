@@ -305,6 +305,19 @@ fn parse_allocation(raw: &str) -> Option<Allocation> {
     })
 }
 
+/// Gives the memory a finished statement freed back to the system. glibc's allocator keeps
+/// freed blocks in its arenas, so after a large join or sort (or one stopped by an interrupt)
+/// the kernel's RSS stayed hundreds of MiB above where it was, which counts against a
+/// JupyterHub memory limit as if it were still in use. Takes milliseconds; called after cells
+/// that ran long enough to have allocated much.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes its locks.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,18 +404,5 @@ mod tests {
         assert_eq!(rows[3][2], "ceil(CPU_LIMIT)");
         drop(rt);
         let _ = std::fs::remove_dir_all(&dir);
-    }
-}
-
-/// Gives the memory a finished statement freed back to the system. glibc's allocator keeps
-/// freed blocks in its arenas, so after a large join or sort (or one stopped by an interrupt)
-/// the kernel's RSS stayed hundreds of MiB above where it was, which counts against a
-/// JupyterHub memory limit as if it were still in use. Takes milliseconds; called after cells
-/// that ran long enough to have allocated much.
-pub fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists; it takes its locks.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -322,7 +322,7 @@ settings! {
         env: "LAKEHOUSE_DIALECT",
         key: dialect as String,
         default: "`spark`",
-        meaning: "`spark`: Spark's answers where the engines differ (`/` gives a fraction and NULL for a zero divisor, Java date patterns in `date_format`, `to_date`, `to_timestamp`, `from_unixtime`, `unix_timestamp`); `datafusion`: DataFusion's. `SET lakehouse.dialect = 'datafusion'` switches a session; see [Spark SQL](#spark-sql-in-ported-notebooks)",
+        meaning: "`spark`: Spark's answers where the engines differ (`/`, arrays from 0, `concat` with NULL, Java date patterns, Spark's functions); `datafusion`: DataFusion's. `SET lakehouse.dialect = 'datafusion'` switches a session; see [Spark SQL](#spark-sql-in-ported-notebooks)",
     },
     /// Turns off the COUNT(DISTINCT) optimizer rules.
     NoDistinctRewrite {

@@ -124,10 +124,15 @@ impl SqlEngine {
             .map_err(|m| ErrorKind::Setting.error(m))?;
         // Every plan stops within one batch of an interrupt (optimizer::interrupt).
         let interrupt = Arc::new(InterruptSwitch::default());
+        // Spark's operators are planned before DataFusion's (dialect::planner).
+        let dialect = dialect::DialectSwitch::new();
+        let planners =
+            dialect.planners(datafusion::execution::SessionStateDefaults::default_expr_planners());
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
             .with_default_features()
+            .with_expr_planners(planners)
             .with_query_planner(Arc::new(InterruptiblePlanner::new(interrupt.clone())))
             .build();
         let ctx = SessionContext::new_with_state(state);
@@ -137,7 +142,7 @@ impl SqlEngine {
         })?;
         // Spark's semantics where the engines differ (LAKEHOUSE_DIALECT), after the functions
         // above, which the DataFusion dialect's own replace.
-        let dialect = dialect::DialectSwitch::install(&ctx, settings.dialect).map_err(|e| {
+        dialect.apply(&ctx, settings.dialect).map_err(|e| {
             ErrorKind::Internal.error(format!("cannot set up the SQL dialect: {e}"))
         })?;
         // COUNT(DISTINCT) beside other aggregates: integer-like values in one vectorized

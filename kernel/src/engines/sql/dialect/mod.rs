@@ -2,10 +2,12 @@
 //! the same SQL, so the strings people paste from `spark.sql(...)` give Spark's numbers
 //! (`LAKEHOUSE_DIALECT`, `SET lakehouse.dialect = 'spark' | 'datafusion'`).
 //!
-//! What it changes so far: `/` ([`division`]: a fraction for integers, NULL for a zero divisor)
-//! and the date functions that take Java `DateTimeFormatter` patterns ([`java_time`]:
-//! `date_format`, `to_date`, `to_timestamp`, `from_unixtime`, `unix_timestamp`). Switching
-//! to `datafusion` puts DataFusion's own functions back and leaves `/` alone.
+//! What it changes so far: `/` and `a[i]` ([`planner`]: a fraction for integers, NULL for a
+//! zero divisor; arrays counted from 0), the date functions that take Java
+//! `DateTimeFormatter` patterns ([`java_time`]: `date_format`, `to_date`, `to_timestamp`,
+//! `from_unixtime`, `unix_timestamp`), and Spark's functions and names in [`functions`]
+//! (`concat` with Spark's NULL, `split`, `regexp_extract`, `int(x)`, …). Switching to
+//! `datafusion` puts DataFusion's own functions back and leaves the operators alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -13,29 +15,33 @@ use std::sync::Arc;
 use datafusion::common::Result;
 use datafusion::execution::context::SessionContext;
 use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::planner::ExprPlanner;
 
 use crate::settings::Dialect;
 
-pub mod division;
+pub mod functions;
 pub mod java_time;
+pub mod planner;
 
 /// The session's dialect, shared with the expression planner that reads it while planning.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct DialectSwitch {
     spark: Arc<AtomicBool>,
 }
 
 impl DialectSwitch {
-    /// Adds the dialect's planner to `ctx` and applies `dialect`.
-    pub fn install(ctx: &SessionContext, dialect: Dialect) -> Result<Self> {
-        let switch = DialectSwitch {
+    /// A switch set to DataFusion's semantics until [`DialectSwitch::apply`].
+    pub fn new() -> Self {
+        DialectSwitch {
             spark: Arc::new(AtomicBool::new(false)),
-        };
-        ctx.state_ref()
-            .write()
-            .register_expr_planner(Arc::new(division::SparkDivision::new(switch.spark.clone())))?;
-        switch.apply(ctx, dialect)?;
-        Ok(switch)
+        }
+    }
+
+    /// The session's expression planners: the dialect's, then `defaults` (DataFusion's,
+    /// which plan `a[i]` before a later planner could see it).
+    pub fn planners(&self, defaults: Vec<Arc<dyn ExprPlanner>>) -> Vec<Arc<dyn ExprPlanner>> {
+        let ours: Arc<dyn ExprPlanner> = Arc::new(planner::SparkPlanner::new(self.spark.clone()));
+        std::iter::once(ours).chain(defaults).collect()
     }
 
     /// Switches the session to `dialect`: its functions replace the other's.
@@ -44,17 +50,35 @@ impl DialectSwitch {
         let mut state = state.write();
         match dialect {
             Dialect::Spark => {
-                for udf in java_time::spark_functions() {
+                for udf in java_time::spark_functions()
+                    .into_iter()
+                    .chain(functions::spark_scalars())
+                {
                     state.register_udf(Arc::new(udf))?;
+                }
+                for udaf in functions::spark_aggregates() {
+                    state.register_udaf(Arc::new(udaf))?;
                 }
             }
             Dialect::DataFusion => {
+                for name in java_time::SPARK_ONLY
+                    .iter()
+                    .chain(functions::SPARK_ONLY_SCALARS.iter())
+                {
+                    state.deregister_udf(name)?;
+                }
+                for name in functions::SPARK_ONLY_AGGREGATES {
+                    state.deregister_udaf(name)?;
+                }
                 let config = state.config_options().clone();
-                for udf in java_time::datafusion_functions(&config) {
+                for udf in java_time::datafusion_functions(&config)
+                    .into_iter()
+                    .chain(functions::datafusion_scalars())
+                {
                     state.register_udf(udf)?;
                 }
-                for name in java_time::SPARK_ONLY {
-                    state.deregister_udf(name)?;
+                for udaf in functions::datafusion_aggregates() {
+                    state.register_udaf(udaf)?;
                 }
             }
         }
