@@ -8,9 +8,10 @@
 //! - `split(s, regex [, limit])`, `regexp_extract(s, regex [, group])`,
 //!   `sort_array(a [, asc])`;
 //! - `int(x)`, `bigint(x)`, `double(x)`, `string(x)`, … (Spark's cast functions), `isnull`,
-//!   `equal_null`, `weekofyear`, `weekday`, `timestamp_seconds`, `e()`;
+//!   `equal_null`, `weekofyear`, `weekday`, `timestamp_seconds`, `e()`, `sequence`,
+//!   `try_divide`, `date_from_unix_date`, `locate`;
 //! - Spark's names for DataFusion's functions: `ceiling`, `sign`, `len`, `startswith`,
-//!   `variance`, `std`, `every`, `any_value`.
+//!   `variance`, `std`, `every`, `any_value`, `first`, `approx_count_distinct`.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -25,7 +26,11 @@ use datafusion::logical_expr::{
 };
 
 /// Scalar names only the Spark dialect has (the DataFusion dialect removes them).
-pub const SPARK_ONLY_SCALARS: [&str; 24] = [
+pub const SPARK_ONLY_SCALARS: [&str; 28] = [
+    "sequence",
+    "try_divide",
+    "date_from_unix_date",
+    "locate",
     "split",
     "regexp_extract",
     "sort_array",
@@ -53,7 +58,14 @@ pub const SPARK_ONLY_SCALARS: [&str; 24] = [
 ];
 
 /// Aggregate names only the Spark dialect has.
-pub const SPARK_ONLY_AGGREGATES: [&str; 4] = ["variance", "std", "every", "any_value"];
+pub const SPARK_ONLY_AGGREGATES: [&str; 6] = [
+    "variance",
+    "std",
+    "every",
+    "any_value",
+    "first",
+    "approx_count_distinct",
+];
 
 /// The Spark dialect's scalar functions.
 pub fn spark_scalars() -> Vec<ScalarUDF> {
@@ -100,7 +112,11 @@ pub fn spark_aggregates() -> Vec<AggregateUDF> {
         agg::first_last::first_value_udaf()
             .as_ref()
             .clone()
-            .with_aliases(["any_value"]),
+            .with_aliases(["any_value", "first"]),
+        agg::approx_distinct::approx_distinct_udaf()
+            .as_ref()
+            .clone()
+            .with_aliases(["approx_count_distinct"]),
     ]
 }
 
@@ -124,6 +140,7 @@ pub fn datafusion_aggregates() -> Vec<Arc<AggregateUDF>> {
         agg::stddev::stddev_udaf(),
         agg::bool_and_or::bool_and_udaf(),
         agg::first_last::first_value_udaf(),
+        agg::approx_distinct::approx_distinct_udaf(),
     ]
 }
 
@@ -135,6 +152,8 @@ enum Returns {
     First,
     /// Spark's `concat`: an array when its arguments are arrays, else a string.
     Concat,
+    /// `sequence`: a list of the first argument's type (integers as BIGINT).
+    Sequence,
 }
 
 /// A Spark function that is a rewrite into DataFusion's expressions (one per name, so the
@@ -168,6 +187,7 @@ static INT8: DataType = DataType::Int8;
 static FLOAT64: DataType = DataType::Float64;
 static FLOAT32: DataType = DataType::Float32;
 static UTF8: DataType = DataType::Utf8;
+static DATE32: DataType = DataType::Date32;
 static BOOLEAN: DataType = DataType::Boolean;
 static TIMESTAMP_US: DataType = DataType::Timestamp(TimeUnit::Microsecond, None);
 static DECIMAL: DataType = DataType::Decimal128(10, 0);
@@ -300,6 +320,50 @@ static REWRITES: std::sync::LazyLock<Vec<Rewrite>> = std::sync::LazyLock::new(||
             },
         },
         Rewrite {
+            name: "sequence",
+            signature: arity(&[2, 3]),
+            returns: Returns::Sequence,
+            // Spark's sequence includes its end, as DataFusion's generate_series does.
+            rewrite: |a, info| {
+                let t = a[0].get_type(info.schema())?;
+                Ok(cast(
+                    datafusion::functions_nested::range::gen_series_udf().call(a),
+                    sequence_type(Some(&t)),
+                ))
+            },
+        },
+        Rewrite {
+            name: "try_divide",
+            signature: arity(&[2]),
+            returns: Returns::Fixed(&FLOAT64),
+            rewrite: |mut a, _| {
+                let b = cast(a.pop().expect("two arguments"), DataType::Float64);
+                let x = cast(a.remove(0), DataType::Float64);
+                super::planner::spark_divide(x, &DataType::Float64, b, &DataType::Float64)
+                    .map_or_else(|| plan_err!("try_divide takes numbers"), Ok)
+            },
+        },
+        Rewrite {
+            name: "date_from_unix_date",
+            signature: arity(&[1]),
+            returns: Returns::Fixed(&DATE32),
+            rewrite: |mut a, _| Ok(cast(cast(a.remove(0), DataType::Int32), DataType::Date32)),
+        },
+        Rewrite {
+            name: "locate",
+            signature: arity(&[2]),
+            returns: Returns::Fixed(&INT32),
+            // locate(substr, str) is strpos(str, substr), both 1-based, 0 when absent.
+            rewrite: |mut a, _| {
+                let s = a.pop().expect("two arguments");
+                let sub = a.remove(0);
+                Ok(cast(
+                    datafusion::functions::unicode::strpos().call(vec![s, sub]),
+                    DataType::Int32,
+                ))
+            },
+        },
+        Rewrite {
             name: "concat",
             signature: Signature::variadic_any(Volatility::Immutable),
             returns: Returns::Concat,
@@ -329,6 +393,15 @@ static REWRITES: std::sync::LazyLock<Vec<Rewrite>> = std::sync::LazyLock::new(||
     ]
 });
 
+fn sequence_type(first: Option<&DataType>) -> DataType {
+    let item = match first {
+        Some(t) if t.is_integer() => DataType::Int64,
+        Some(t) => t.clone(),
+        None => DataType::Int64,
+    };
+    DataType::List(Arc::new(Field::new("item", item, true)))
+}
+
 fn is_list(t: &DataType) -> bool {
     matches!(
         t,
@@ -357,6 +430,7 @@ impl ScalarUDFImpl for Rewrite {
                 Some(t) => t.clone(),
                 None => DataType::Utf8,
             },
+            Returns::Sequence => sequence_type(arg_types.first()),
         })
     }
 
