@@ -1,5 +1,5 @@
 //! Iceberg table operations, with no notebook notions: create (with partition spec,
-//! properties and CREATE TABLE AS rows), append, overwrite, delete, alter, drop with purge and
+//! properties and CREATE TABLE AS rows), append, overwrite, delete, update, alter, drop with purge and
 //! replace, orphan files, each a small operation in its own file, and one commit path (`commit`: retry on
 //! conflict, check whether a failed commit landed, remove what a failed attempt wrote).
 //!
@@ -34,6 +34,7 @@ mod table;
 pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
+mod update;
 
 pub use alter::{AlterTable, ColumnChange};
 pub use append::{append, append_with_retries, fast_append, retry_delay};
@@ -53,6 +54,7 @@ pub use snapshot::{
     Removal, SnapshotChange, StagedCommit,
 };
 pub use table::{CommitTarget, TableTarget};
+pub use update::{update, Updated};
 
 #[cfg(test)]
 pub(crate) use append::NO_JITTER;

@@ -12,7 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::super::{Output, SqlEngine};
 use super::{cell_error, check_insert_types, plural, Fail};
 use crate::error::{CellError, ErrorKind};
-use crate::lakehouse::{self, Deleted, Overwritten, TableTarget};
+use crate::lakehouse::{self, Deleted, Overwritten, TableTarget, Updated};
 
 /// INSERT INTO an Iceberg table.
 pub(super) async fn append(
@@ -136,4 +136,85 @@ pub(super) async fn delete(
     };
     let _ = out.send(Output::Message(msg));
     Ok(())
+}
+
+/// UPDATE t SET c = value, … [WHERE condition]: DataFusion plans it as a projection (the new
+/// value of every column, cast to its type) over the filtered table; the assigned columns are
+/// the ones whose expression is not the column itself.
+pub(super) async fn update(
+    engine: &SqlEngine,
+    target: &TableTarget,
+    dml: &DmlStatement,
+    started: Instant,
+    out: &UnboundedSender<Output>,
+    fail: Fail<'_>,
+) -> Result<(), CellError> {
+    let lake = |e| cell_error(engine, fail, e);
+    target.require_custom_commits("UPDATE").map_err(lake)?;
+    let unsupported = || {
+        CellError::new(
+            ErrorKind::NotSupported,
+            "this UPDATE form is not supported (UPDATE … FROM, or a subquery); write UPDATE t SET c = value, … [WHERE condition], or MERGE INTO",
+        )
+    };
+    let LogicalPlan::Projection(projection) = dml.input.as_ref() else {
+        return Err(unsupported());
+    };
+    let predicate = match projection.input.as_ref() {
+        LogicalPlan::Filter(f) if matches!(f.input.as_ref(), LogicalPlan::TableScan(_)) => {
+            Some(unqualify(f.predicate.clone()).map_err(fail)?)
+        }
+        LogicalPlan::TableScan(_) => None,
+        _ => return Err(unsupported()),
+    };
+    if predicate.as_ref().is_some_and(has_subquery) {
+        return Err(unsupported());
+    }
+    let mut assignments = vec![];
+    for (expr, field) in projection.expr.iter().zip(projection.schema.fields()) {
+        let value = match expr {
+            Expr::Alias(a) => a.expr.as_ref(),
+            e => e,
+        };
+        if matches!(value, Expr::Column(c) if c.name == *field.name()) {
+            continue;
+        }
+        if has_subquery(value) {
+            return Err(unsupported());
+        }
+        assignments.push((
+            field.name().clone(),
+            unqualify(value.clone()).map_err(fail)?,
+        ));
+    }
+    let done = lakehouse::update(target, &engine.ctx.state(), predicate, assignments)
+        .await
+        .map_err(lake)?;
+    let msg = match done {
+        Updated::Empty => format!("Updated 0 rows in {}: it has no rows", target.name),
+        Updated::NoMatch => format!(
+            "Updated 0 rows in {}: no row matches ({} ms)",
+            target.name,
+            started.elapsed().as_millis()
+        ),
+        Updated::Rows { rows, rewritten } => format!(
+            "Updated {} in {} ({} rewritten) ({} ms)",
+            plural(rows, "row"),
+            target.name,
+            plural(rewritten as u64, "data file"),
+            started.elapsed().as_millis()
+        ),
+    };
+    let _ = out.send(Output::Message(msg));
+    Ok(())
+}
+
+fn has_subquery(e: &Expr) -> bool {
+    e.exists(|e| {
+        Ok(matches!(
+            e,
+            Expr::ScalarSubquery(_) | Expr::Exists(_) | Expr::InSubquery(_)
+        ))
+    })
+    .unwrap_or(true)
 }

@@ -134,11 +134,11 @@ pub(in crate::engines::sql) fn classify(tokens: &[TokenWithSpan]) -> Option<Earl
 pub(super) fn is_ours(engine: &SqlEngine, dml: &DmlStatement) -> bool {
     matches!(
         dml.op,
-        WriteOp::Insert(InsertOp::Overwrite | InsertOp::Append) | WriteOp::Delete
+        WriteOp::Insert(InsertOp::Overwrite | InsertOp::Append) | WriteOp::Delete | WriteOp::Update
     ) && !engine.is_session_object(&dml.table_name)
 }
 
-/// Runs INSERT OVERWRITE or DELETE (see [`is_ours`]).
+/// Runs INSERT, INSERT OVERWRITE, DELETE or UPDATE on an Iceberg table (see [`is_ours`]).
 pub(super) async fn run_dml(
     engine: &SqlEngine,
     dml: DmlStatement,
@@ -149,6 +149,7 @@ pub(super) async fn run_dml(
     let target = target(engine, &dml.table_name)?;
     match dml.op {
         WriteOp::Delete => dml::delete(engine, &target, &dml, started, out, fail).await,
+        WriteOp::Update => dml::update(engine, &target, &dml, started, out, fail).await,
         WriteOp::Insert(InsertOp::Append) => {
             dml::append(engine, &target, &dml, started, out, fail).await
         }
