@@ -11,7 +11,7 @@
 //!   `equal_null`, `weekofyear`, `weekday`, `timestamp_seconds`, `e()`, `sequence`,
 //!   `try_divide`, `date_from_unix_date`, `locate`;
 //! - Spark's names for DataFusion's functions: `ceiling`, `sign`, `len`, `startswith`,
-//!   `variance`, `std`, `every`, `any_value`, `first`, `approx_count_distinct`.
+//!   `variance`, `std`, `every`, `any_value`, `first`, `approx_count_distinct`; `count_if`.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -21,8 +21,9 @@ use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
 use datafusion::logical_expr::{
-    binary_expr, cast, lit, AggregateUDF, ColumnarValue, Expr, ExprSchemable, ScalarFunctionArgs,
-    ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+    binary_expr, cast, lit, when, AggregateUDF, AggregateUDFImpl, ColumnarValue, Expr,
+    ExprSchemable, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature,
+    Volatility,
 };
 
 /// Scalar names only the Spark dialect has (the DataFusion dialect removes them).
@@ -58,7 +59,8 @@ pub const SPARK_ONLY_SCALARS: [&str; 28] = [
 ];
 
 /// Aggregate names only the Spark dialect has.
-pub const SPARK_ONLY_AGGREGATES: [&str; 6] = [
+pub const SPARK_ONLY_AGGREGATES: [&str; 7] = [
+    "count_if",
     "variance",
     "std",
     "every",
@@ -117,7 +119,73 @@ pub fn spark_aggregates() -> Vec<AggregateUDF> {
             .as_ref()
             .clone()
             .with_aliases(["approx_count_distinct"]),
+        AggregateUDF::new_from_impl(CountIf::new()),
     ]
+}
+
+/// Spark's `count_if(condition)`: the rows where the condition is TRUE, rewritten into
+/// `count(CASE WHEN condition THEN 1 END)` (DataFusion's count, with its vectorized
+/// accumulator) before planning.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct CountIf {
+    signature: Signature,
+}
+
+impl CountIf {
+    fn new() -> Self {
+        CountIf {
+            signature: Signature::exact(vec![DataType::Boolean], Volatility::Immutable),
+        }
+    }
+}
+
+impl AggregateUDFImpl for CountIf {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+
+    fn name(&self) -> &str {
+        "count_if"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+
+    fn is_nullable(&self) -> bool {
+        false
+    }
+
+    fn accumulator(
+        &self,
+        _args: datafusion::logical_expr::function::AccumulatorArgs,
+    ) -> Result<Box<dyn datafusion::logical_expr::Accumulator>> {
+        exec_err!("count_if was not rewritten before running (please report this)")
+    }
+
+    fn simplify(
+        &self,
+    ) -> Option<datafusion::logical_expr::function::AggregateFunctionSimplification> {
+        Some(Box::new(|f, _| {
+            let mut params = f.params;
+            let cond = params.args.remove(0);
+            let one = when(cond, lit(1i64)).end()?;
+            Ok(Expr::AggregateFunction(
+                datafusion::logical_expr::expr::AggregateFunction::new_udf(
+                    datafusion::functions_aggregate::count::count_udaf(),
+                    vec![one],
+                    params.distinct,
+                    params.filter,
+                    params.order_by,
+                    params.null_treatment,
+                ),
+            ))
+        }))
+    }
 }
 
 /// DataFusion's functions the Spark dialect replaced, for the DataFusion dialect.
