@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 import uuid
 from contextlib import contextmanager
@@ -293,7 +294,9 @@ def test_orphans_of_a_killed_write_are_found_and_removed(kernel_binary, tmp_path
         while not set(data.rglob("*.parquet")) - committed:
             assert time.monotonic() < deadline, "the write made no data file within 60 s"
             time.sleep(0.05)
-        k.km.kill_kernel()  # SIGKILL: the write's files are there, its commit is not
+        # SIGKILL: the write's files are there, its commit is not.
+        os.kill(k.km.provisioner.process.pid, signal.SIGKILL)
+        k.km.provisioner.process.wait(timeout=30)
     finally:
         k.close()
     stray = set(data.rglob("*.parquet")) - committed

@@ -4,7 +4,8 @@
 //! `regexp_extract`), a function of its own:
 //!
 //! - `concat` with Spark's NULL (any NULL argument makes NULL; DataFusion's skips them), and
-//!   arrays concatenated as arrays;
+//!   arrays concatenated as arrays; `concat_ws` joining arrays' elements; `regexp_replace`
+//!   replacing every match; `substring`/`substr` with Spark's positions (datafusion-spark's);
 //! - `split(s, regex [, limit])`, `regexp_extract(s, regex [, group])`,
 //!   `sort_array(a [, asc])`;
 //! - `int(x)`, `bigint(x)`, `double(x)`, `string(x)`, … (Spark's cast functions), `isnull`,
@@ -76,6 +77,12 @@ pub fn spark_scalars() -> Vec<ScalarUDF> {
         .map(|r| ScalarUDF::new_from_impl(r.clone()))
         .collect();
     out.push(ScalarUDF::new_from_impl(Split::new()));
+    // Spark's substring: a negative start counts from the end, 0 is 1.
+    out.push(
+        datafusion_spark::function::string::substring()
+            .as_ref()
+            .clone(),
+    );
     out.push(ScalarUDF::new_from_impl(RegexpExtract::new()));
     use datafusion::functions::{math, string, unicode};
     out.push(math::ceil().as_ref().clone().with_aliases(["ceiling"]));
@@ -193,6 +200,9 @@ pub fn datafusion_scalars() -> Vec<Arc<ScalarUDF>> {
     use datafusion::functions::{math, string, unicode};
     vec![
         string::concat(),
+        string::concat_ws(),
+        datafusion::functions::regex::regexp_replace(),
+        unicode::substr(),
         math::ceil(),
         math::signum(),
         unicode::character_length(),
@@ -428,6 +438,49 @@ static REWRITES: std::sync::LazyLock<Vec<Rewrite>> = std::sync::LazyLock::new(||
                 Ok(cast(
                     datafusion::functions::unicode::strpos().call(vec![s, sub]),
                     DataType::Int32,
+                ))
+            },
+        },
+        Rewrite {
+            name: "concat_ws",
+            signature: Signature::variadic_any(Volatility::Immutable),
+            returns: Returns::Fixed(&UTF8),
+            // Spark's concat_ws takes arrays too, joining their elements (NULLs skipped).
+            rewrite: |a, info| {
+                let Some(sep) = a.first().cloned() else {
+                    return plan_err!("concat_ws needs a separator");
+                };
+                let mut args = vec![sep.clone()];
+                for e in a.into_iter().skip(1) {
+                    args.push(match e.get_type(info.schema())? {
+                        t if is_list(&t) => {
+                            datafusion::functions_nested::string::array_to_string_udf()
+                                .call(vec![e, sep.clone()])
+                        }
+                        DataType::Utf8 => e,
+                        _ => cast(e, DataType::Utf8),
+                    });
+                }
+                Ok(cast(
+                    datafusion::functions::string::concat_ws().call(args),
+                    DataType::Utf8,
+                ))
+            },
+        },
+        Rewrite {
+            name: "regexp_replace",
+            signature: arity(&[3]),
+            returns: Returns::Fixed(&UTF8),
+            // Spark replaces every match; DataFusion's only the first without the 'g' flag.
+            rewrite: |a, _| {
+                let args = a
+                    .into_iter()
+                    .map(|e| cast(e, DataType::Utf8))
+                    .chain(std::iter::once(lit("g")))
+                    .collect();
+                Ok(cast(
+                    datafusion::functions::regex::regexp_replace().call(args),
+                    DataType::Utf8,
                 ))
             },
         },

@@ -6,7 +6,8 @@
 //! zero divisor; arrays counted from 0), the date functions that take Java
 //! `DateTimeFormatter` patterns ([`java_time`]: `date_format`, `to_date`, `to_timestamp`,
 //! `from_unixtime`, `unix_timestamp`), and Spark's functions and names in [`functions`]
-//! (`concat` with Spark's NULL, `split`, `regexp_extract`, `int(x)`, …). Switching to
+//! (`concat` with Spark's NULL, `split`, `regexp_extract`, `int(x)`, …), and NULLs sorting
+//! first in ascending order. Switching to
 //! `datafusion` puts DataFusion's own functions back and leaves the operators alone.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,6 +83,17 @@ impl DialectSwitch {
                 }
             }
         }
+        // Spark sorts NULLs as the smallest value: first ascending, last descending
+        // (DataFusion, as PostgreSQL: last ascending).
+        state
+            .config_mut()
+            .options_mut()
+            .sql_parser
+            .default_null_ordering = match dialect {
+            Dialect::Spark => "nulls_min",
+            Dialect::DataFusion => "nulls_max",
+        }
+        .to_string();
         self.spark
             .store(dialect == Dialect::Spark, Ordering::SeqCst);
         Ok(())

@@ -1,6 +1,7 @@
 //! Spark's operators, planned where DataFusion plans them (an `ExprPlanner`, which sees the
 //! operand types):
 //!
+//! - `substring(s, pos [, len])` is Spark's (a negative position counts from the end).
 //! - `a[i]` on an array counts from 0 (DataFusion's from 1), and a negative index is NULL.
 //! - `/`: the quotient of two integers is a fraction (`7 / 2` is 3.5, DataFusion says 3),
 //!   and a zero divisor gives NULL for every numeric type (DataFusion fails on integers and
@@ -52,6 +53,17 @@ impl ExprPlanner for SparkPlanner {
             Some(e) => Ok(PlannerResult::Planned(e)),
             None => Ok(PlannerResult::Original(expr)),
         }
+    }
+
+    fn plan_substring(&self, args: Vec<Expr>) -> Result<PlannerResult<Vec<Expr>>> {
+        if !self.spark.load(Ordering::Relaxed) {
+            return Ok(PlannerResult::Original(args));
+        }
+        // `substring(s, pos, len)` / `substr(…)` are syntax to sqlparser, planned straight to
+        // DataFusion's function: Spark's counts a negative start from the end and 0 as 1.
+        Ok(PlannerResult::Planned(
+            datafusion_spark::function::string::substring().call(args),
+        ))
     }
 
     fn plan_field_access(
