@@ -324,10 +324,21 @@ impl SqlEngine {
             .map_err(|e| errors::syntax(e, cell, piece))?;
         match stmts.len() {
             1 => {
-                let statement = stmts.pop_front().expect("one statement");
+                let mut statement = stmts.pop_front().expect("one statement");
                 if let Err(e) = depth::check(&statement) {
                     depth::release(statement);
                     return Err(e.with_context(errors::statement_context(piece)));
+                }
+                // DataFusion drops `WITH ROLLUP` / `WITH CUBE`: run them as ROLLUP(…)/CUBE(…).
+                let rewritten = match &mut statement {
+                    DFStatement::Statement(s) => {
+                        super::dialect::group_by::rewrite_modifiers(s.as_mut())
+                    }
+                    _ => Ok(()),
+                };
+                if let Err(m) = rewritten {
+                    return Err(CellError::new(ErrorKind::NotSupported, m)
+                        .with_context(errors::statement_context(piece)));
                 }
                 Ok(statement)
             }

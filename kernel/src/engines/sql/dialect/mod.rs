@@ -21,6 +21,7 @@ use datafusion::logical_expr::planner::ExprPlanner;
 use crate::settings::Dialect;
 
 pub mod functions;
+pub mod group_by;
 pub mod java_time;
 pub mod planner;
 
