@@ -15,6 +15,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use futures::TryStreamExt;
+use iceberg::scan::FileScanTask;
 use iceberg::spec::Operation;
 use iceberg::table::Table;
 use iceberg::Error;
@@ -121,37 +122,7 @@ struct DeletePlan {
 /// condition on every row: a row is deleted when the condition is TRUE (not NULL).
 async fn plan_delete(state: &SessionState, base: &Table, predicate: Expr) -> Result<DeletePlan> {
     let ice = |e: Error| LakehouseError::iceberg(format!("cannot read {}", base.identifier()), e);
-    // Only for pruning: files it rules out cannot hold a matching row.
-    let pruning = iceberg_datafusion::physical_plan::convert_filters_to_predicate(
-        std::slice::from_ref(&predicate),
-    );
-    let tasks = async {
-        let mut scan = base.scan();
-        if let Some(p) = pruning.clone() {
-            scan = scan.with_filter(p);
-        }
-        scan.build()?
-            .plan_files()
-            .await?
-            .try_collect::<Vec<_>>()
-            .await
-    }
-    .await;
-    let tasks = match tasks {
-        Ok(t) => t,
-        // A condition iceberg cannot bind (e.g. a literal of another type): read every file.
-        Err(_) if pruning.is_some() => base
-            .scan()
-            .build()
-            .map_err(ice)?
-            .plan_files()
-            .await
-            .map_err(ice)?
-            .try_collect::<Vec<_>>()
-            .await
-            .map_err(ice)?,
-        Err(e) => return Err(ice(e)),
-    };
+    let tasks = candidate_files(base, Some(&predicate)).await?;
     // The condition on partition values alone, for files it can decide without reading.
     let by_partition = PartitionDecider::new(state, base, &predicate);
     let mut plan = DeletePlan {
@@ -231,4 +202,34 @@ async fn plan_delete(state: &SessionState, base: &Table, predicate: Expr) -> Res
         }
     }
     Ok(plan)
+}
+
+/// The data files that may hold a row matching `predicate` (all of them without one): iceberg
+/// prunes the others by partition and column statistics where it can convert the condition,
+/// and a condition it cannot bind (a literal of another type) reads every file.
+pub(super) async fn candidate_files(
+    base: &Table,
+    predicate: Option<&Expr>,
+) -> Result<Vec<FileScanTask>> {
+    let ice = |e: Error| LakehouseError::iceberg(format!("cannot read {}", base.identifier()), e);
+    // Only for pruning: files it rules out cannot hold a matching row.
+    let pruning = predicate.and_then(|p| {
+        iceberg_datafusion::physical_plan::convert_filters_to_predicate(std::slice::from_ref(p))
+    });
+    let plan = |filter: Option<iceberg::expr::Predicate>| async move {
+        let mut scan = base.scan();
+        if let Some(p) = filter {
+            scan = scan.with_filter(p);
+        }
+        scan.build()?
+            .plan_files()
+            .await?
+            .try_collect::<Vec<_>>()
+            .await
+    };
+    match plan(pruning.clone()).await {
+        Ok(t) => Ok(t),
+        Err(_) if pruning.is_some() => plan(None).await.map_err(ice),
+        Err(e) => Err(ice(e)),
+    }
 }

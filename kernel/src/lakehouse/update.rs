@@ -21,6 +21,7 @@ use iceberg::spec::Operation;
 use iceberg::Error;
 
 use super::data_files::write_data_files;
+use super::delete::candidate_files;
 use super::snapshot::{Removal, SnapshotChange};
 use super::{LakehouseError, Result, TableTarget};
 
@@ -51,29 +52,7 @@ pub async fn update(
         return Ok(Updated::Empty);
     }
     let ice = |e: Error| LakehouseError::iceberg(format!("cannot read {}", base.identifier()), e);
-    let pruning = predicate.as_ref().and_then(|p| {
-        iceberg_datafusion::physical_plan::convert_filters_to_predicate(std::slice::from_ref(p))
-    });
-    let plan_files = |filter: Option<iceberg::expr::Predicate>| {
-        let base = &base;
-        async move {
-            let mut scan = base.scan();
-            if let Some(p) = filter {
-                scan = scan.with_filter(p);
-            }
-            scan.build()?
-                .plan_files()
-                .await?
-                .try_collect::<Vec<_>>()
-                .await
-        }
-    };
-    let tasks = match plan_files(pruning.clone()).await {
-        Ok(t) => t,
-        // A condition iceberg cannot bind: read every file.
-        Err(_) if pruning.is_some() => plan_files(None).await.map_err(ice)?,
-        Err(e) => return Err(ice(e)),
-    };
+    let tasks = candidate_files(&base, predicate.as_ref()).await?;
     let mut remove = HashSet::new();
     let mut rewritten_batches: Vec<RecordBatch> = vec![];
     let mut rows = 0u64;

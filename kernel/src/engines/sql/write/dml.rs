@@ -154,7 +154,7 @@ pub(super) async fn update(
     let unsupported = || {
         CellError::new(
             ErrorKind::NotSupported,
-            "this UPDATE form is not supported (UPDATE … FROM, or a subquery); write UPDATE t SET c = value, … [WHERE condition], or MERGE INTO",
+            "this UPDATE form is not supported (UPDATE … FROM, or a subquery); write UPDATE t SET c = value, … [WHERE condition]",
         )
     };
     let LogicalPlan::Projection(projection) = dml.input.as_ref() else {
