@@ -222,6 +222,8 @@ def main() -> int:
     ap.add_argument("--cpu-limit", default="2")
     ap.add_argument("--partitioned", action="store_true", help="PARTITIONED BY (days(event_timestamp))")
     ap.add_argument("--work", help="reuse this folder's catalog (skips generating when the table is there)")
+    ap.add_argument("--dialect", choices=["spark", "datafusion"], default="spark",
+                    help="the kernel's SQL dialect (LAKEHOUSE_DIALECT), to compare the Spark dialect's cost")
     ap.add_argument("--no-distinct-rewrite", action="store_true",
                     help="turn off the kernel's COUNT(DISTINCT) rewrites (LAKEHOUSE_NO_DISTINCT_REWRITE), to compare")
     args = ap.parse_args()
@@ -256,6 +258,8 @@ def main() -> int:
           f"CPU_LIMIT={args.cpu_limit}")
 
     # 2. The kernel.
+    env["LAKEHOUSE_DIALECT"] = args.dialect
+    print(f"the kernel's dialect: {args.dialect}")
     if args.no_distinct_rewrite:
         env["LAKEHOUSE_NO_DISTINCT_REWRITE"] = "1"
         print("the kernel's COUNT(DISTINCT) rewrites are off")

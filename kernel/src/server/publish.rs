@@ -109,7 +109,11 @@ impl Kernel {
         let outcome = task.await;
         self.running.lock().expect("running lock").take();
         if started.elapsed() > RELEASE_AFTER {
-            crate::limits::release_freed_memory();
+            // Off the reply's path, and once an interrupted plan's tasks have let go.
+            tokio::spawn(async {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                let _ = tokio::task::spawn_blocking(crate::limits::release_freed_memory).await;
+            });
         }
         // A statement stopped by an interrupt or an error never sent its last update.
         let end = match &outcome {
