@@ -87,6 +87,14 @@ pub enum LakehouseError {
          (CREATE OR REPLACE TABLE … PARTITIONED BY …) to change its partitioning"
     )]
     PartitionColumn { table: String, column: String },
+    /// MERGE matched a target row with more than one source row (Spark refuses it too: the
+    /// row would be updated or deleted once per match).
+    #[error(
+        "MERGE_CARDINALITY_VIOLATION: the MERGE matched a row of {table} with more than one \
+         source row; make the source's keys unique (GROUP BY them, or keep one row per key with \
+         ROW_NUMBER() OVER (PARTITION BY key …) = 1)"
+    )]
+    MergeCardinality { table: String },
     /// The commit failed (a concurrent writer, the catalog refused it or could not be
     /// reached). With `failure.state_unknown` the catalog could not say whether it landed.
     #[error("cannot commit to {table}: {}{}", .failure.error.message(), unknown_note(.failure))]

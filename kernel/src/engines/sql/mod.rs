@@ -385,6 +385,7 @@ impl SqlEngine {
             S::Write(kind) => write::run_early(self, cell, piece, &tokens, kind, out).await,
             S::Describe(d) => self.run_describe(d, out).await,
             S::Summarize { query } => self.run_summarize(cell, piece, query, out).await,
+            S::Merge(statement) => write::merge(self, cell, piece, *statement, started, out).await,
             S::Sql(statement) => {
                 self.run_sql(cell, piece, *statement, started, out, keep)
                     .await

@@ -76,6 +76,8 @@ pub(super) enum Statement {
     Describe(Describe),
     /// `SUMMARIZE <table or query>`: the query to summarize.
     Summarize { query: String },
+    /// `MERGE INTO … USING … ON … WHEN …` (sqlparser's statement; DataFusion cannot plan it).
+    Merge(Box<DFStatement>),
     /// Anything else: DataFusion's statement.
     Sql(Box<DFStatement>),
 }
@@ -300,7 +302,16 @@ impl SqlEngine {
     }
 
     fn parse_sql(&self, cell: &str, piece: &Piece) -> Result<Statement, CellError> {
-        Ok(Statement::Sql(Box::new(self.parse(cell, piece)?)))
+        let statement = self.parse(cell, piece)?;
+        if let DFStatement::Statement(s) = &statement {
+            if matches!(
+                s.as_ref(),
+                datafusion::sql::sqlparser::ast::Statement::Merge(_)
+            ) {
+                return Ok(Statement::Merge(Box::new(statement)));
+            }
+        }
+        Ok(Statement::Sql(Box::new(statement)))
     }
 
     /// Parses `piece` with DataFusion's parser (one statement), refusing statements nested
@@ -316,7 +327,12 @@ impl SqlEngine {
             .options()
             .sql_parser
             .recursion_limit;
-        let mut stmts = DFParserBuilder::new(piece.text.as_str())
+        // Spark's `UPDATE SET *` / `INSERT *` in a MERGE, as sqlparser reads them.
+        let stars = match piece.text.trim_start().get(..5) {
+            Some(head) if head.eq_ignore_ascii_case("MERGE") => write::spark_stars(&piece.text),
+            _ => None,
+        };
+        let mut stmts = DFParserBuilder::new(stars.as_deref().unwrap_or(piece.text.as_str()))
             .with_dialect(&dialect)
             .with_recursion_limit(limit)
             .build()

@@ -168,7 +168,7 @@ impl SqlEngine {
     }
 
     /// Plans a statement DataFusion's parser gave for `piece` (see [`Self::plan_statement`]).
-    async fn plan_parsed(
+    pub(in super::super) async fn plan_parsed(
         &self,
         cell: &str,
         piece: &Piece,

@@ -6,7 +6,8 @@
 //!   [PARTITIONED BY (days(ts), bucket(16, id), truncate(4, s), col, ...)]
 //!   [TBLPROPERTIES ('k'='v', ...)] [AS SELECT ...]` (`create.rs`)
 //! * `INSERT INTO` / `INSERT OVERWRITE [TABLE] t SELECT ...` (dynamic partition overwrite; full
-//!   overwrite when unpartitioned) and `DELETE FROM t [WHERE ...]` (`dml.rs`)
+//!   overwrite when unpartitioned), `DELETE FROM t [WHERE ...]` and `UPDATE` (`dml.rs`)
+//! * `MERGE INTO t USING s ON ... WHEN [NOT] MATCHED [BY SOURCE] ...` (`merge.rs`)
 //! * `DROP TABLE [IF EXISTS] t PURGE`, `ALTER TABLE t ADD COLUMN / RENAME COLUMN / DROP COLUMN`
 //!   (`alter.rs`)
 //! * a type check on `INSERT INTO` (a string into a numeric column is refused, as Spark's
@@ -19,6 +20,7 @@
 mod alter;
 mod create;
 mod dml;
+mod merge;
 mod orphans;
 
 use std::sync::Arc;
@@ -45,6 +47,7 @@ use crate::lineage::CommitLineage;
 use alter::{alter, drop_purge};
 use create::create;
 pub(super) use create::create_planned;
+pub(super) use merge::{merge, spark_stars};
 
 /// The Nessie commit extras (author, properties) for `lineage`.
 pub(super) fn nessie_extra(lineage: &CommitLineage) -> lakehouse_nessie::CommitExtra {
@@ -333,7 +336,7 @@ fn cell_error(engine: &SqlEngine, fail: Fail<'_>, e: LakehouseError) -> CellErro
 fn kind(e: &LakehouseError) -> ErrorKind {
     use LakehouseError as L;
     match e {
-        L::DataFusion(_) => ErrorKind::Execution,
+        L::DataFusion(_) | L::MergeCardinality { .. } => ErrorKind::Execution,
         L::TableNotFound { .. } => ErrorKind::TableNotFound,
         L::SchemaNotFound { .. } => ErrorKind::SchemaNotFound,
         L::Iceberg { .. }
