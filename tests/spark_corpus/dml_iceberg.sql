@@ -133,6 +133,56 @@ INSERT INTO sd.d_merge_dup VALUES (1, 'old');
 MERGE INTO sd.d_merge_dup t USING (SELECT * FROM VALUES (1, 'a'), (1, 'b') AS s(id, v)) s ON t.id = s.id
 WHEN MATCHED THEN UPDATE SET v = s.v;
 SELECT * FROM sd.d_merge_dup;
+-- name: dml_merge_partitioned_move
+CREATE TABLE sd.d_merge_part (id BIGINT, region STRING, qty INT) USING iceberg PARTITIONED BY (region);
+INSERT INTO sd.d_merge_part VALUES (1, 'eu', 1), (2, 'eu', 2), (3, 'us', 3);
+MERGE INTO sd.d_merge_part t USING (SELECT 1 AS id, 'us' AS region, 10 AS qty UNION ALL SELECT 4, 'eu', 4) s ON t.id = s.id
+WHEN MATCHED THEN UPDATE SET region = s.region, qty = s.qty
+WHEN NOT MATCHED THEN INSERT *;
+SELECT * FROM sd.d_merge_part ORDER BY id;
+-- name: dml_merge_not_matched_condition
+CREATE TABLE sd.d_merge_nmc (id BIGINT, v STRING) USING iceberg;
+INSERT INTO sd.d_merge_nmc VALUES (1, 'a');
+MERGE INTO sd.d_merge_nmc t USING (SELECT 2 AS id, 'skip' AS v UNION ALL SELECT 3, 'keep') s ON t.id = s.id
+WHEN NOT MATCHED AND s.v <> 'skip' THEN INSERT (id, v) VALUES (s.id, upper(s.v));
+SELECT * FROM sd.d_merge_nmc ORDER BY id;
+-- name: dml_merge_by_source_update
+CREATE TABLE sd.d_merge_bsu (id BIGINT, v STRING) USING iceberg;
+INSERT INTO sd.d_merge_bsu VALUES (1, 'a'), (2, 'b'), (3, 'c');
+MERGE INTO sd.d_merge_bsu t USING (SELECT 1 AS id) s ON t.id = s.id
+WHEN MATCHED THEN UPDATE SET v = concat(t.v, '!')
+WHEN NOT MATCHED BY SOURCE AND t.id > 2 THEN UPDATE SET v = 'gone'
+WHEN NOT MATCHED BY SOURCE THEN DELETE;
+SELECT * FROM sd.d_merge_bsu ORDER BY id;
+-- name: dml_merge_aggregated_source
+CREATE TABLE sd.d_merge_agg (product STRING, total BIGINT) USING iceberg;
+INSERT INTO sd.d_merge_agg VALUES ('zzz', 0);
+MERGE INTO sd.d_merge_agg t
+USING (SELECT product, sum(qty) AS total FROM sd.sales WHERE product IS NOT NULL GROUP BY product) s
+ON t.product = s.product
+WHEN MATCHED THEN UPDATE SET total = t.total + s.total
+WHEN NOT MATCHED THEN INSERT (product, total) VALUES (s.product, s.total);
+SELECT * FROM sd.d_merge_agg ORDER BY product;
+-- name: dml_merge_insert_positional
+CREATE TABLE sd.d_merge_pos (id BIGINT, v STRING, n INT) USING iceberg;
+MERGE INTO sd.d_merge_pos t USING (SELECT 7 AS id, 'x' AS v) s ON t.id = s.id
+WHEN NOT MATCHED THEN INSERT VALUES (s.id, s.v, 1);
+SELECT * FROM sd.d_merge_pos;
+-- name: dml_merge_null_key_inserts
+CREATE TABLE sd.d_merge_null (id BIGINT, v STRING) USING iceberg;
+INSERT INTO sd.d_merge_null VALUES (1, 'a');
+MERGE INTO sd.d_merge_null t USING (SELECT CAST(NULL AS BIGINT) AS id, 'n' AS v UNION ALL SELECT 1, 'b') s ON t.id = s.id
+WHEN MATCHED THEN UPDATE SET v = s.v
+WHEN NOT MATCHED THEN INSERT *;
+SELECT * FROM sd.d_merge_null ORDER BY id;
+-- name: dml_merge_matched_twice_by_condition
+-- expect: spark-error
+-- note: the cardinality check holds even when a condition would pick one of the two source rows
+CREATE TABLE sd.d_merge_dup2 (id BIGINT, v STRING) USING iceberg;
+INSERT INTO sd.d_merge_dup2 VALUES (1, 'old');
+MERGE INTO sd.d_merge_dup2 t USING (SELECT 1 AS id, 'a' AS v UNION ALL SELECT 1, 'b') s ON t.id = s.id
+WHEN MATCHED AND s.v = 'a' THEN UPDATE SET v = s.v;
+SELECT * FROM sd.d_merge_dup2;
 -- name: dml_add_column
 CREATE TABLE sd.d_alter (id BIGINT) USING iceberg;
 INSERT INTO sd.d_alter VALUES (1);
