@@ -14,7 +14,7 @@ use datafusion::sql::sqlparser::ast::{
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::super::split::Piece;
@@ -23,52 +23,61 @@ use super::{cell_error, plural, target};
 use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, MergeAction, MergeClause, MergeSpec, MergeWhen};
 
-/// The assignment `UPDATE SET *` is read as.
+/// The column `UPDATE SET *` is read as assigning.
 const SET_ALL: &str = "__lakehouse_set_all";
 
 /// Spark's `… THEN UPDATE SET *` and `… THEN INSERT *` in a MERGE, rewritten as sqlparser
 /// parses them (`UPDATE SET __lakehouse_set_all = NULL`, `INSERT ROW`); None when the text has
 /// neither.
 pub(in crate::engines::sql) fn spark_stars(text: &str) -> Option<String> {
-    let tokens = Tokenizer::new(&GenericDialect {}, text).tokenize().ok()?;
+    let tokens = Tokenizer::new(&GenericDialect {}, text)
+        .tokenize_with_location()
+        .ok()?;
     let kw = |t: &Token| match t {
         Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
         _ => None,
     };
-    let significant: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i], Token::Whitespace(_)))
+    let significant: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    if significant.first().map(|&i| kw(&tokens[i])) != Some(Some(Keyword::MERGE)) {
+    if significant.first().map(|t| kw(&t.token)) != Some(Some(Keyword::MERGE)) {
         return None;
     }
-    let mut replace: Vec<(usize, &str)> = vec![];
-    for w in significant.windows(4) {
-        let [a, b, c, d] = [w[0], w[1], w[2], w[3]];
-        if kw(&tokens[a]) == Some(Keyword::THEN)
-            && kw(&tokens[b]) == Some(Keyword::UPDATE)
-            && kw(&tokens[c]) == Some(Keyword::SET)
-            && tokens[d] == Token::Mul
-        {
-            replace.push((d, "__lakehouse_set_all = NULL"));
+    // (line, column) of each `*` to replace, and what with.
+    let mut replace: Vec<((u64, u64), &str)> = vec![];
+    for (i, star) in significant.iter().enumerate() {
+        if star.token != Token::Mul || i < 2 {
+            continue;
         }
-    }
-    for w in significant.windows(3) {
-        let [a, b, c] = [w[0], w[1], w[2]];
-        if kw(&tokens[a]) == Some(Keyword::THEN)
-            && kw(&tokens[b]) == Some(Keyword::INSERT)
-            && tokens[c] == Token::Mul
-        {
-            replace.push((c, "ROW"));
+        let before: Vec<Option<Keyword>> = significant[i.saturating_sub(3)..i]
+            .iter()
+            .map(|t| kw(&t.token))
+            .collect();
+        let at = (star.span.start.line, star.span.start.column);
+        use Keyword as K;
+        match before.as_slice() {
+            [Some(K::THEN), Some(K::UPDATE), Some(K::SET)] => {
+                replace.push((at, "__lakehouse_set_all = NULL"))
+            }
+            [_, Some(K::THEN), Some(K::INSERT)] | [Some(K::THEN), Some(K::INSERT)] => {
+                replace.push((at, "ROW"))
+            }
+            _ => {}
         }
     }
     if replace.is_empty() {
         return None;
     }
+    // Splice the original text (re-printing tokens would not keep quotes' escapes).
     let mut out = String::with_capacity(text.len() + 32);
-    for (i, t) in tokens.iter().enumerate() {
-        match replace.iter().find(|(at, _)| *at == i) {
-            Some((_, with)) => out.push_str(with),
-            None => out.push_str(&t.to_string()),
+    for (line_no, line) in text.split_inclusive('\n').enumerate() {
+        for (col, ch) in line.chars().enumerate() {
+            let here = (line_no as u64 + 1, col as u64 + 1);
+            match replace.iter().find(|(at, _)| *at == here) {
+                Some((_, with)) => out.push_str(with),
+                None => out.push(ch),
+            }
         }
     }
     Some(out)
@@ -314,4 +323,26 @@ pub(in crate::engines::sql) async fn merge(
     };
     let _ = out.send(Output::Message(msg));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spark_stars;
+
+    #[test]
+    fn spark_stars_are_spelled_as_sqlparser_reads_them() {
+        let sql = "MERGE INTO t USING s ON t.id = s.id AND t.v = 'it''s *'\n\
+                   WHEN MATCHED THEN UPDATE SET *\nWHEN NOT MATCHED THEN INSERT *";
+        assert_eq!(
+            spark_stars(sql).unwrap(),
+            "MERGE INTO t USING s ON t.id = s.id AND t.v = 'it''s *'\n\
+             WHEN MATCHED THEN UPDATE SET __lakehouse_set_all = NULL\nWHEN NOT MATCHED THEN INSERT ROW"
+        );
+        // Multiplication, and statements other than MERGE, stay as written.
+        assert_eq!(
+            spark_stars("MERGE INTO t USING s ON t.a = s.b * 2 WHEN MATCHED THEN DELETE"),
+            None
+        );
+        assert_eq!(spark_stars("SELECT * FROM t"), None);
+    }
 }
