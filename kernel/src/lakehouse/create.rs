@@ -89,6 +89,16 @@ impl CreateTable {
             .map_err(|e| LakehouseError::InvalidName(e.evalue))?;
         let mut properties = default_properties();
         properties.extend(self.properties.clone());
+        // A reserved property to iceberg-rust (it is the metadata's format version, not a
+        // property); Spark's DDL sets it, and v2 is what the kernel writes.
+        match properties.remove("format-version").as_deref() {
+            None | Some("2") => {}
+            Some(other) => {
+                return Err(LakehouseError::InvalidProperty(format!(
+                    "TBLPROPERTIES ('format-version' = '{other}') of {name}: the kernel creates Iceberg format version 2 tables; leave the property out or set it to '2'"
+                )))
+            }
+        }
         let creation = TableCreation::builder()
             .name(self.ident.name().to_string())
             .schema(self.schema.clone())

@@ -41,6 +41,9 @@ pub enum LakehouseError {
     /// column's type does not take).
     #[error("{0}")]
     Partition(String),
+    /// A table property the kernel cannot honour (`what` names the table and the fix).
+    #[error("{0}")]
+    InvalidProperty(String),
     /// A column type Iceberg tables cannot store (`what` names the table and column).
     #[error("{0}")]
     UnstorableType(String),

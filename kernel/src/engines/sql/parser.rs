@@ -327,12 +327,14 @@ impl SqlEngine {
             .options()
             .sql_parser
             .recursion_limit;
-        // Spark's `UPDATE SET *` / `INSERT *` in a MERGE, as sqlparser reads them.
+        // Spark's `UPDATE SET *` / `INSERT *` in a MERGE and `a DIV b`, as sqlparser reads them.
         let stars = match piece.text.trim_start().get(..5) {
             Some(head) if head.eq_ignore_ascii_case("MERGE") => write::spark_stars(&piece.text),
             _ => None,
         };
-        let mut stmts = DFParserBuilder::new(stars.as_deref().unwrap_or(piece.text.as_str()))
+        let text = stars.as_deref().unwrap_or(piece.text.as_str());
+        let div = super::dialect::syntax::div_keyword(text);
+        let mut stmts = DFParserBuilder::new(div.as_deref().unwrap_or(text))
             .with_dialect(&dialect)
             .with_recursion_limit(limit)
             .build()
@@ -349,6 +351,7 @@ impl SqlEngine {
                 let rewritten = match &mut statement {
                     DFStatement::Statement(s) => {
                         super::dialect::group_by::rewrite_modifiers(s.as_mut())
+                            .and_then(|()| super::dialect::syntax::rewrite(s.as_mut()))
                     }
                     _ => Ok(()),
                 };

@@ -206,6 +206,29 @@ pub fn caret(cell: &str, line: usize, column: usize) -> Vec<String> {
     vec![format!("{line:>4} | {text}"), format!("     | {pad}^")]
 }
 
+/// `text` with the characters at 1-based (line, column) positions (sqlparser's token
+/// locations) replaced: `(at, how many characters, with what)`. Rewrites splice the original
+/// text rather than print tokens again, which would lose how quotes were escaped.
+pub fn splice(text: &str, edits: &[((u64, u64), usize, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut skip = 0usize;
+    for (line_no, line) in text.split_inclusive('\n').enumerate() {
+        for (col, ch) in line.chars().enumerate() {
+            let here = (line_no as u64 + 1, col as u64 + 1);
+            if let Some((_, len, with)) = edits.iter().find(|(at, _, _)| *at == here) {
+                out.push_str(with);
+                skip = *len;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            out.push(ch);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

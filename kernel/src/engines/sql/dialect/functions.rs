@@ -12,7 +12,8 @@
 //!   `equal_null`, `weekofyear`, `weekday`, `timestamp_seconds`, `e()`, `sequence`,
 //!   `try_divide`, `date_from_unix_date`, `locate`;
 //! - Spark's names for DataFusion's functions: `ceiling`, `sign`, `len`, `startswith`,
-//!   `variance`, `std`, `every`, `any_value`, `first`, `approx_count_distinct`; `count_if`.
+//!   `endswith`, `variance`, `std`, `every`, `some`, `any_value`, `first`, `last`,
+//!   `approx_count_distinct`; `count_if`, `isnotnull`.
 
 use std::any::Any;
 use std::sync::Arc;
@@ -28,7 +29,7 @@ use datafusion::logical_expr::{
 };
 
 /// Scalar names only the Spark dialect has (the DataFusion dialect removes them).
-pub const SPARK_ONLY_SCALARS: [&str; 28] = [
+pub const SPARK_ONLY_SCALARS: [&str; 30] = [
     "sequence",
     "try_divide",
     "date_from_unix_date",
@@ -55,18 +56,22 @@ pub const SPARK_ONLY_SCALARS: [&str; 28] = [
     "sign",
     "len",
     "startswith",
+    "endswith",
+    "isnotnull",
     "decimal",
     "binary",
 ];
 
 /// Aggregate names only the Spark dialect has.
-pub const SPARK_ONLY_AGGREGATES: [&str; 7] = [
+pub const SPARK_ONLY_AGGREGATES: [&str; 9] = [
     "count_if",
     "variance",
     "std",
     "every",
     "any_value",
     "first",
+    "last",
+    "some",
     "approx_count_distinct",
 ];
 
@@ -99,6 +104,12 @@ pub fn spark_scalars() -> Vec<ScalarUDF> {
             .clone()
             .with_aliases(["startswith"]),
     );
+    out.push(
+        string::ends_with()
+            .as_ref()
+            .clone()
+            .with_aliases(["endswith"]),
+    );
     out
 }
 
@@ -118,6 +129,14 @@ pub fn spark_aggregates() -> Vec<AggregateUDF> {
             .as_ref()
             .clone()
             .with_aliases(["every"]),
+        agg::bool_and_or::bool_or_udaf()
+            .as_ref()
+            .clone()
+            .with_aliases(["some"]),
+        agg::first_last::last_value_udaf()
+            .as_ref()
+            .clone()
+            .with_aliases(["last"]),
         agg::first_last::first_value_udaf()
             .as_ref()
             .clone()
@@ -207,6 +226,7 @@ pub fn datafusion_scalars() -> Vec<Arc<ScalarUDF>> {
         math::signum(),
         unicode::character_length(),
         string::starts_with(),
+        string::ends_with(),
     ]
 }
 
@@ -217,7 +237,9 @@ pub fn datafusion_aggregates() -> Vec<Arc<AggregateUDF>> {
         agg::variance::var_samp_udaf(),
         agg::stddev::stddev_udaf(),
         agg::bool_and_or::bool_and_udaf(),
+        agg::bool_and_or::bool_or_udaf(),
         agg::first_last::first_value_udaf(),
+        agg::first_last::last_value_udaf(),
         agg::approx_distinct::approx_distinct_udaf(),
     ]
 }
@@ -313,6 +335,12 @@ static REWRITES: std::sync::LazyLock<Vec<Rewrite>> = std::sync::LazyLock::new(||
             signature: arity(&[1]),
             returns: Returns::Fixed(&BOOLEAN),
             rewrite: |mut a, _| Ok(a.remove(0).is_null()),
+        },
+        Rewrite {
+            name: "isnotnull",
+            signature: arity(&[1]),
+            returns: Returns::Fixed(&BOOLEAN),
+            rewrite: |mut a, _| Ok(a.remove(0).is_not_null()),
         },
         Rewrite {
             name: "equal_null",

@@ -24,6 +24,7 @@ pub mod functions;
 pub mod group_by;
 pub mod java_time;
 pub mod planner;
+pub mod syntax;
 
 /// The session's dialect, shared with the expression planner that reads it while planning.
 #[derive(Debug, Clone, Default)]

@@ -9,6 +9,9 @@
 //!   what the team's Spark 3.5 notebooks run with. `a / b` becomes
 //!   `CAST(a AS DOUBLE) / nullif(CAST(b AS DOUBLE), 0)` for integers and `a / nullif(b, 0)`
 //!   for other numbers.
+//! - `a DIV b` (read as `a // b`, see [`super::syntax`]): the integer quotient as a BIGINT,
+//!   truncated toward zero (`-7 DIV 2` is -3); NULL for a zero divisor.
+//! - `a % b`: NULL for a zero divisor (DataFusion fails on integers, NaN on floats).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,14 +45,25 @@ impl ExprPlanner for SparkPlanner {
         expr: RawBinaryExpr,
         schema: &DFSchema,
     ) -> Result<PlannerResult<RawBinaryExpr>> {
-        if !self.spark.load(Ordering::Relaxed) || expr.op != BinaryOperator::Divide {
+        let ops = [
+            BinaryOperator::Divide,
+            BinaryOperator::DuckIntegerDivide,
+            BinaryOperator::Modulo,
+        ];
+        if !self.spark.load(Ordering::Relaxed) || !ops.contains(&expr.op) {
             return Ok(PlannerResult::Original(expr));
         }
         // A type that cannot be read here (a parameter placeholder) is DataFusion's to plan.
         let (Ok(lt), Ok(rt)) = (expr.left.get_type(schema), expr.right.get_type(schema)) else {
             return Ok(PlannerResult::Original(expr));
         };
-        match spark_divide(expr.left.clone(), &lt, expr.right.clone(), &rt) {
+        let (left, right) = (expr.left.clone(), expr.right.clone());
+        let planned = match expr.op {
+            BinaryOperator::Divide => spark_divide(left, &lt, right, &rt),
+            BinaryOperator::DuckIntegerDivide => spark_div(left, &lt, right, &rt),
+            _ => spark_modulo(left, &lt, right, &rt),
+        };
+        match planned {
             Some(e) => Ok(PlannerResult::Planned(e)),
             None => Ok(PlannerResult::Original(expr)),
         }
@@ -125,5 +139,57 @@ pub fn spark_divide(left: Expr, lt: &DataType, right: Expr, rt: &DataType) -> Op
         Box::new(left),
         Operator::Divide,
         Box::new(divisor),
+    )))
+}
+
+fn is_number(t: &DataType) -> bool {
+    t.is_numeric() || *t == DataType::Null
+}
+
+/// Spark's `left DIV right`: BIGINT, truncated toward zero, NULL when `right` is 0.
+pub fn spark_div(left: Expr, lt: &DataType, right: Expr, rt: &DataType) -> Option<Expr> {
+    if !is_number(lt) || !is_number(rt) {
+        return None;
+    }
+    let integer = |t: &DataType| t.is_integer() || *t == DataType::Null;
+    let quotient = if integer(lt) && integer(rt) {
+        Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(cast(left, DataType::Int64)),
+            Operator::Divide,
+            Box::new(datafusion::functions::core::expr_fn::nullif(
+                cast(right, DataType::Int64),
+                lit(0i64),
+            )),
+        ))
+    } else {
+        let q = Expr::BinaryExpr(BinaryExpr::new(
+            Box::new(cast(left, DataType::Float64)),
+            Operator::Divide,
+            Box::new(datafusion::functions::core::expr_fn::nullif(
+                cast(right, DataType::Float64),
+                lit(0.0f64),
+            )),
+        ));
+        cast(
+            datafusion::functions::math::expr_fn::trunc(vec![q]),
+            DataType::Int64,
+        )
+    };
+    Some(quotient)
+}
+
+/// Spark's `left % right`: NULL when `right` is 0 (DataFusion's otherwise).
+pub fn spark_modulo(left: Expr, lt: &DataType, right: Expr, rt: &DataType) -> Option<Expr> {
+    if !is_number(lt) || !is_number(rt) || *rt == DataType::Null {
+        return None;
+    }
+    let zero = match rt {
+        DataType::Float32 | DataType::Float64 => lit(0.0f64),
+        _ => lit(ScalarValue::Int64(Some(0))),
+    };
+    Some(Expr::BinaryExpr(BinaryExpr::new(
+        Box::new(left),
+        Operator::Modulo,
+        Box::new(datafusion::functions::core::expr_fn::nullif(right, zero)),
     )))
 }

@@ -138,6 +138,30 @@ pub(super) async fn delete(
     Ok(())
 }
 
+/// TRUNCATE TABLE t: every row deleted in one commit (Spark's, on Iceberg tables).
+pub(super) async fn truncate(
+    engine: &SqlEngine,
+    target: &TableTarget,
+    started: Instant,
+    out: &UnboundedSender<Output>,
+    fail: Fail<'_>,
+) -> Result<(), CellError> {
+    let done = lakehouse::delete(target, &engine.ctx.state(), None)
+        .await
+        .map_err(|e| cell_error(engine, fail, e))?;
+    let rows = match done {
+        Deleted::Rows { rows, .. } => rows,
+        Deleted::Empty | Deleted::NoMatch => 0,
+    };
+    let _ = out.send(Output::Message(format!(
+        "Truncated {}: deleted {} ({} ms)",
+        target.name,
+        plural(rows, "row"),
+        started.elapsed().as_millis()
+    )));
+    Ok(())
+}
+
 /// UPDATE t SET c = value, … [WHERE condition]: DataFusion plans it as a projection (the new
 /// value of every column, cast to its type) over the filtered table; the assigned columns are
 /// the ones whose expression is not the column itself.

@@ -69,18 +69,8 @@ pub(in crate::engines::sql) fn spark_stars(text: &str) -> Option<String> {
     if replace.is_empty() {
         return None;
     }
-    // Splice the original text (re-printing tokens would not keep quotes' escapes).
-    let mut out = String::with_capacity(text.len() + 32);
-    for (line_no, line) in text.split_inclusive('\n').enumerate() {
-        for (col, ch) in line.chars().enumerate() {
-            let here = (line_no as u64 + 1, col as u64 + 1);
-            match replace.iter().find(|(at, _)| *at == here) {
-                Some((_, with)) => out.push_str(with),
-                None => out.push(ch),
-            }
-        }
-    }
-    Some(out)
+    let edits: Vec<_> = replace.iter().map(|(at, with)| (*at, 1, *with)).collect();
+    Some(super::super::split::splice(text, &edits))
 }
 
 fn not_supported(what: &str) -> CellError {
@@ -262,6 +252,11 @@ pub(in crate::engines::sql) async fn merge(
                     MergeInsertKind::Row => {
                         return Err(not_supported(
                             "INSERT (c, …) ROW is not supported; write INSERT * or INSERT (c, …) VALUES (…)",
+                        ))
+                    }
+                    MergeInsertKind::Values(_) if i.columns.is_empty() => {
+                        return Err(not_supported(
+                            "a MERGE INSERT needs its column list, as in Spark: INSERT (c, …) VALUES (…), or INSERT *",
                         ))
                     }
                     MergeInsertKind::Values(v) => {

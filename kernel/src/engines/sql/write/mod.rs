@@ -137,7 +137,10 @@ pub(in crate::engines::sql) fn classify(tokens: &[TokenWithSpan]) -> Option<Earl
 pub(super) fn is_ours(engine: &SqlEngine, dml: &DmlStatement) -> bool {
     matches!(
         dml.op,
-        WriteOp::Insert(InsertOp::Overwrite | InsertOp::Append) | WriteOp::Delete | WriteOp::Update
+        WriteOp::Insert(InsertOp::Overwrite | InsertOp::Append)
+            | WriteOp::Delete
+            | WriteOp::Update
+            | WriteOp::Truncate
     ) && !engine.is_session_object(&dml.table_name)
 }
 
@@ -153,6 +156,7 @@ pub(super) async fn run_dml(
     match dml.op {
         WriteOp::Delete => dml::delete(engine, &target, &dml, started, out, fail).await,
         WriteOp::Update => dml::update(engine, &target, &dml, started, out, fail).await,
+        WriteOp::Truncate => dml::truncate(engine, &target, started, out, fail).await,
         WriteOp::Insert(InsertOp::Append) => {
             dml::append(engine, &target, &dml, started, out, fail).await
         }
@@ -346,6 +350,7 @@ fn kind(e: &LakehouseError) -> ErrorKind {
         | L::PartitionColumn { .. } => ErrorKind::Catalog,
         L::InvalidName(_) => ErrorKind::Name,
         L::Partition(_) => ErrorKind::Partition,
+        L::InvalidProperty(_) => ErrorKind::NotSupported,
         L::UnstorableType(_) | L::ConditionNotBoolean { .. } => ErrorKind::Type,
         L::RestCannotCommit { .. } | L::ConditionNotEvaluable { .. } => ErrorKind::NotSupported,
         L::ColumnNotFound { .. } => ErrorKind::ColumnNotFound,
