@@ -463,6 +463,31 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn results_carry_spark_names_in_the_spark_dialect_only() {
+        let (e, dir) = test_engine("spark-names").await;
+        let names = |outs: &[Output]| -> Vec<String> {
+            let t = last_table(outs);
+            t.schema.fields().iter().map(|f| f.name().clone()).collect()
+        };
+        let sql =
+            "SELECT a, CAST(a AS DOUBLE), a + 1, count(*) FROM (VALUES (1)) AS t(a) GROUP BY a";
+        let (outs, r) = run(&e, sql).await;
+        r.unwrap();
+        assert_eq!(
+            names(&outs),
+            ["a", "CAST(a AS DOUBLE)", "(a + 1)", "count(1)"]
+        );
+        let (outs, r) = run(
+            &e,
+            "SET lakehouse.dialect = 'datafusion'; SELECT a + 1, count(*) FROM (VALUES (1)) AS t(a) GROUP BY a",
+        )
+        .await;
+        r.unwrap();
+        assert_eq!(names(&outs), ["t.a + Int64(1)", "count(*)"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn large_results_keep_only_the_shown_rows() {
         let dir = tempdir("engine-limit");
         let e = engine(&dir).await;

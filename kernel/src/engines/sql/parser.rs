@@ -352,6 +352,11 @@ impl SqlEngine {
                     DFStatement::Statement(s) => {
                         super::dialect::group_by::rewrite_modifiers(s.as_mut())
                             .and_then(|()| super::dialect::syntax::rewrite(s.as_mut()))
+                            .map(|()| {
+                                if self.dialect.current() == crate::settings::Dialect::Spark {
+                                    super::dialect::names::spark_names(s.as_mut());
+                                }
+                            })
                     }
                     _ => Ok(()),
                 };

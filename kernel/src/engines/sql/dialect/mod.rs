@@ -23,6 +23,7 @@ use crate::settings::Dialect;
 pub mod functions;
 pub mod group_by;
 pub mod java_time;
+pub mod names;
 pub mod planner;
 pub mod syntax;
 
