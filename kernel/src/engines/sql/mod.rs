@@ -470,12 +470,22 @@ mod tests {
             t.schema.fields().iter().map(|f| f.name().clone()).collect()
         };
         let sql =
-            "SELECT a, CAST(a AS DOUBLE), a + 1, count(*) FROM (VALUES (1)) AS t(a) GROUP BY a";
+            "SELECT a, CAST(a AS DOUBLE), CAST(b AS INT), a + 1, count(*), max(a) AS Max_A, B \
+                   FROM (VALUES (1, 2)) AS t(a, b) GROUP BY a, b ORDER BY Max_A";
         let (outs, r) = run(&e, sql).await;
         r.unwrap();
         assert_eq!(
             names(&outs),
-            ["a", "CAST(a AS DOUBLE)", "(a + 1)", "count(1)"]
+            [
+                "a",
+                "CAST(a AS DOUBLE)",
+                // `b` is taken (case aside) by `B`: the cast keeps its own name.
+                "CAST(b AS INT)",
+                "(a + 1)",
+                "count(1)",
+                "Max_A",
+                "B"
+            ]
         );
         let (outs, r) = run(
             &e,

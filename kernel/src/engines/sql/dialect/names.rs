@@ -26,37 +26,42 @@ pub fn spark_names(statement: &mut Statement) {
     let SetExpr::Select(select) = body else {
         return;
     };
-    let mut names: Vec<Option<String>> = vec![];
-    let mut taken: Vec<String> = vec![];
-    for item in &select.projection {
-        match item {
-            SelectItem::UnnamedExpr(Expr::Identifier(i)) => {
-                taken.push(i.value.to_ascii_lowercase());
-                names.push(None);
-            }
+    // Names the select list has already: its columns and aliases.
+    let mut taken: std::collections::HashSet<String> = select
+        .projection
+        .iter()
+        .filter_map(|item| match item {
+            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.to_ascii_lowercase()),
             SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
-                if let Some(last) = parts.last() {
-                    taken.push(last.value.to_ascii_lowercase());
-                }
-                names.push(None);
+                parts.last().map(|p| p.value.to_ascii_lowercase())
             }
-            SelectItem::UnnamedExpr(e) => {
-                let n = name(e);
-                if let Some(n) = &n {
-                    taken.push(n.to_ascii_lowercase());
-                }
-                names.push(n);
-            }
-            SelectItem::ExprWithAlias { alias, .. } => {
-                taken.push(alias.value.to_ascii_lowercase());
-                names.push(None);
-            }
-            _ => names.push(None),
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    let mut names: Vec<Option<String>> = vec![];
+    for item in &select.projection {
+        let SelectItem::UnnamedExpr(e) = item else {
+            names.push(None);
+            continue;
+        };
+        if matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_)) {
+            names.push(None);
+            continue;
         }
-    }
-    let mut seen = std::collections::HashSet::new();
-    if !taken.iter().all(|n| seen.insert(n.clone())) {
-        return;
+        // Spark names a cast in the select list by what it casts (`CAST(qty AS DOUBLE)` is
+        // `qty`), unless that repeats a name (Spark would have two columns `qty`, which a
+        // DataFusion result cannot: then the cast's own name). A name that would repeat is
+        // left to DataFusion.
+        let free = |n: &String| !taken.contains(&n.to_ascii_lowercase());
+        let n = cast_child(e)
+            .and_then(name)
+            .filter(free)
+            .or_else(|| name(e).filter(free));
+        if let Some(n) = &n {
+            taken.insert(n.to_ascii_lowercase());
+        }
+        names.push(n);
     }
     for (item, n) in select.projection.iter_mut().zip(names) {
         let Some(n) = n else { continue };
@@ -67,6 +72,98 @@ pub fn spark_names(statement: &mut Statement) {
             };
         }
     }
+}
+
+/// What `e` casts, when it is a cast (`CAST(x AS T)` or Spark's `int(x)`, …).
+fn cast_child(e: &Expr) -> Option<&Expr> {
+    match e {
+        Expr::Cast {
+            kind: CastKind::Cast,
+            expr,
+            format: None,
+            ..
+        } => Some(expr),
+        Expr::Nested(inner) => cast_child(inner),
+        Expr::Function(f) if cast_function(&f.name.to_string().to_ascii_lowercase()).is_some() => {
+            match &f.args {
+                FunctionArguments::List(l) if l.args.len() == 1 && f.over.is_none() => {
+                    match &l.args[0] {
+                        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The names Spark gives the outermost SELECT's columns as written (an alias's or a column's
+/// case kept: `max(p) AS Max_Price`, `SELECT ID`), None where the planned name stands;
+/// None for a select list with `*` (its columns are not known here).
+pub fn output_names(statement: &Statement) -> Option<Vec<Option<String>>> {
+    let Statement::Query(q) = statement else {
+        return None;
+    };
+    let mut body = q.body.as_ref();
+    while let SetExpr::SetOperation { left, .. } = body {
+        body = left.as_ref();
+    }
+    let SetExpr::Select(select) = body else {
+        return None;
+    };
+    let mut names = vec![];
+    for item in &select.projection {
+        names.push(match item {
+            SelectItem::UnnamedExpr(Expr::Identifier(i)) => Some(i.value.clone()),
+            SelectItem::UnnamedExpr(Expr::CompoundIdentifier(parts)) => {
+                Some(parts.last()?.value.clone())
+            }
+            SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
+            SelectItem::UnnamedExpr(_) => None,
+            _ => return None,
+        });
+    }
+    Some(names)
+}
+
+/// `plan` with its columns renamed to `names` (see [`output_names`]) where they differ; as it
+/// is when the counts differ or the new names would repeat.
+pub fn rename(
+    plan: datafusion::logical_expr::LogicalPlan,
+    names: &[Option<String>],
+) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
+    use datafusion::logical_expr::{Expr as LExpr, LogicalPlanBuilder};
+    let fields = plan.schema().columns();
+    if fields.len() != names.len() {
+        return Ok(plan);
+    }
+    let wanted: Vec<String> = fields
+        .iter()
+        .zip(names)
+        .map(|(c, n)| n.clone().unwrap_or_else(|| c.name.clone()))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    if !wanted.iter().all(|n| seen.insert(n.clone()))
+        || fields.iter().zip(&wanted).all(|(c, w)| c.name == *w)
+    {
+        return Ok(plan);
+    }
+    let exprs: Vec<LExpr> = fields
+        .into_iter()
+        .zip(wanted)
+        .map(|(c, w)| {
+            let same = c.name == w;
+            let e = LExpr::Column(c);
+            if same {
+                e
+            } else {
+                e.alias(w)
+            }
+        })
+        .collect();
+    LogicalPlanBuilder::from(plan).project(exprs)?.build()
 }
 
 /// Spark's name for `e`, where this module knows it.
@@ -292,7 +389,7 @@ mod tests {
             named("SELECT CASE WHEN qty > 2 THEN 'big' ELSE 'small' END, upper(s.region) AS r"),
             ["CASE WHEN (qty > 2) THEN big ELSE small END", "r"]
         );
-        // Names that would repeat are left to DataFusion (which refuses or names them).
-        assert_eq!(named("SELECT 1, 1"), ["<1>", "<1>"]);
+        // A name that would repeat is left to DataFusion's.
+        assert_eq!(named("SELECT 1, 1"), ["1", "<1>"]);
     }
 }

@@ -34,6 +34,15 @@ impl SqlEngine {
     ) -> Result<(), CellError> {
         // CREATE SCHEMA's name as written (DataFusion's plan joins quoted parts with '.').
         let schema_parts = self.schema_name_parts(&statement);
+        // Spark keeps the case of aliases and column names as written (DataFusion folds them).
+        let output_names = match &statement {
+            Statement::Statement(s)
+                if self.dialect.current() == crate::settings::Dialect::Spark =>
+            {
+                super::super::dialect::names::output_names(s)
+            }
+            _ => None,
+        };
         let plan = self.plan_parsed(cell, piece, statement).await?;
         if let Some(sandbox) = &self.sandbox {
             sandbox.check(&plan)?;
@@ -92,6 +101,12 @@ impl SqlEngine {
             }
             plan => {
                 let is_ddl = matches!(plan, LogicalPlan::Ddl(_));
+                let plan = match &output_names {
+                    Some(names) if !is_ddl => {
+                        super::super::dialect::names::rename(plan, names).map_err(fail)?
+                    }
+                    _ => plan,
+                };
                 let df = self.ctx.execute_logical_plan(plan).await.map_err(fail)?;
                 if is_ddl {
                     let _ = df.collect().await.map_err(fail)?;
