@@ -210,6 +210,13 @@ fn arrow(e: datafusion::arrow::error::ArrowError) -> DataFusionError {
     DataFusionError::ArrowError(Box::new(e), None)
 }
 
+/// A NULL for a NOT NULL column, said as such.
+fn not_null(e: datafusion::arrow::error::ArrowError, table: &str) -> LakehouseError {
+    invalid(format!(
+        "MERGE INTO {table} would write NULL into a NOT NULL column ({e}); give the column a value"
+    ))
+}
+
 fn plan_schema(plan: &LogicalPlan) -> SchemaRef {
     Arc::new(plan.schema().as_arrow().clone())
 }
@@ -505,7 +512,16 @@ impl Actions {
             .as_primitive::<datafusion::arrow::datatypes::Int32Type>();
         let matched = found.column(3).as_boolean();
         let columns: Vec<ArrayRef> = found.columns()[4..].to_vec();
-        let values = RecordBatch::try_new(table_schema.clone(), columns).map_err(arrow)?;
+        // Rows that are deleted or not acted on have no values: every column may be NULL
+        // here; the table's NOT NULL columns are checked on the rows that are written.
+        let nullable = Arc::new(Schema::new(
+            table_schema
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone().with_nullable(true))
+                .collect::<Vec<_>>(),
+        ));
+        let values = RecordBatch::try_new(nullable, columns).map_err(arrow)?;
         let check = spec.clauses.iter().any(|c| c.when == MergeWhen::Matched);
         let mut seen: HashSet<(u32, u64)> = HashSet::new();
         let mut by_file: HashMap<u32, HashMap<u64, Option<u32>>> = HashMap::new();
@@ -550,6 +566,8 @@ impl Actions {
         }
         let inserts =
             filter_record_batch(&values, &BooleanArray::from(insert_rows)).map_err(arrow)?;
+        let inserts = RecordBatch::try_new(table_schema.clone(), inserts.columns().to_vec())
+            .map_err(|e| not_null(e, table))?;
         Ok(Actions {
             by_file,
             values,
