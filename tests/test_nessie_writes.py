@@ -28,8 +28,11 @@ def plain(run) -> str:
 
 
 def column(run, col: int = 0) -> list[str]:
-    """One column of the last result table's text/plain, top to bottom."""
-    lines = plain(run).split("\n")[3:]
+    """One column of the last result table's text/plain, top to bottom (a slow statement's
+    progress line is a display of its own before the table, so only the table is read)."""
+    tables = [r.get("text/plain", "") for r in run.results if "\n|" in r.get("text/plain", "")]
+    assert tables, f"no table in {run.describe()[:3000]}"
+    lines = tables[-1].split("\n")[3:]
     out = []
     for line in lines:
         if not line.startswith("|"):
