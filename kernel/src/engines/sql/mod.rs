@@ -494,6 +494,9 @@ mod tests {
         .await;
         r.unwrap();
         assert_eq!(names(&outs), ["t.a + Int64(1)", "count(*)"]);
+        let (outs, r) = run(&e, "SET lakehouse.dialect = 'spark'; VALUES (1, 'a')").await;
+        r.unwrap();
+        assert_eq!(names(&outs), ["col1", "col2"]);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -110,6 +110,11 @@ pub fn output_names(statement: &Statement) -> Option<Vec<Option<String>>> {
     while let SetExpr::SetOperation { left, .. } = body {
         body = left.as_ref();
     }
+    // A VALUES statement's columns are col1, col2, … (DataFusion: column1, …).
+    if let SetExpr::Values(v) = body {
+        let n = v.rows.first().map_or(0, Vec::len);
+        return Some((1..=n).map(|i| Some(format!("col{i}"))).collect());
+    }
     let SetExpr::Select(select) = body else {
         return None;
     };
