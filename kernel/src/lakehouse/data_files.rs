@@ -165,26 +165,32 @@ impl ExecutionPlan for ConformExec {
         let schema = self.schema.clone();
         let stream = self.input.execute(partition, context)?;
         let out = schema.clone();
-        let mapped = stream.map(move |batch| {
-            let batch = batch?;
-            let columns = batch
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| {
-                    if c.data_type() == f.data_type() {
-                        Ok(c.clone())
-                    } else {
-                        datafusion::arrow::compute::cast(c, f.data_type())
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(RecordBatch::try_new(schema.clone(), columns)?)
-        });
+        let mapped = stream.map(move |batch| Ok(conform(&batch?, &schema)?));
         Ok(Box::pin(
             datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(out, mapped),
         ))
     }
+}
+
+/// `batch` with `schema`'s column types, cast where they differ (a file written before a type
+/// promotion has the older type; a query's column may be a view of a string).
+pub(super) fn conform(
+    batch: &RecordBatch,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                datafusion::arrow::compute::cast(c, f.data_type())
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    RecordBatch::try_new(schema.clone(), columns)
 }
 
 /// The input of the plan's `IcebergCommitExec`: the writers, which return the data files.

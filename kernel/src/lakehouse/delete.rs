@@ -16,7 +16,6 @@ use datafusion::execution::SessionState;
 use datafusion::logical_expr::{Expr, LogicalPlanBuilder};
 use futures::TryStreamExt;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::Operation;
 use iceberg::table::Table;
 use iceberg::Error;
 
@@ -81,17 +80,7 @@ pub async fn delete(
             )
         }
     };
-    let operation = if added.is_empty() {
-        Operation::Delete
-    } else {
-        Operation::Overwrite
-    };
-    let change = SnapshotChange {
-        operation,
-        added,
-        removal,
-        properties: target.summary.clone(),
-    };
+    let change = SnapshotChange::rows(added, removal, target.summary.clone());
     // No retry: rows appended meanwhile might match the condition (serializable, as
     // Iceberg's default isolation for DELETE).
     let (removed_files, removed_rows) = target

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, RecordBatch, UInt32Array, UInt64Array,
 };
-use datafusion::arrow::compute::{cast, concat_batches, filter_record_batch, interleave};
+use datafusion::arrow::compute::{concat_batches, filter_record_batch, interleave};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, UInt32Type, UInt64Type};
 use datafusion::catalog::streaming::StreamingTable;
 use datafusion::common::{Column, JoinType, TableReference};
@@ -37,10 +37,9 @@ use datafusion::sql::sqlparser::ast::Expr as SqlExpr;
 use datafusion::sql::sqlparser::ast::ExprWithAlias as SQLExprWithAlias;
 use futures::TryStreamExt;
 use iceberg::scan::FileScanTask;
-use iceberg::spec::Operation;
 use iceberg::table::Table;
 
-use super::data_files::write_data_files;
+use super::data_files::{conform, write_data_files};
 use super::delete::candidate_files;
 use super::snapshot::{Removal, SnapshotChange};
 use super::{LakehouseError, Result, TableTarget};
@@ -182,17 +181,7 @@ pub async fn merge(target: &TableTarget, state: &SessionState, spec: MergeSpec) 
     } else {
         Removal::Paths(remove)
     };
-    let operation = if matches!(removal, Removal::Nothing) {
-        Operation::Append
-    } else {
-        Operation::Overwrite
-    };
-    let change = SnapshotChange {
-        operation,
-        added,
-        removal,
-        properties: target.summary.clone(),
-    };
+    let change = SnapshotChange::rows(added, removal, target.summary.clone());
     // No retry: a row committed meanwhile might be matched (serializable, as DELETE).
     target
         .commit_change(base, None, change, vec![], false)
@@ -629,27 +618,9 @@ impl FileRows {
         .try_flatten()
         .and_then(move |batch| {
             let schema = schema.clone();
-            async move { conform(&batch, &schema) }
+            async move { conform(&batch, &schema).map_err(arrow) }
         })
     }
-}
-
-/// `batch` with the table's column types (a file written before a type promotion has the
-/// older type).
-fn conform(batch: &RecordBatch, schema: &SchemaRef) -> datafusion::error::Result<RecordBatch> {
-    let columns = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(c, f)| {
-            if c.data_type() == f.data_type() {
-                Ok(c.clone())
-            } else {
-                cast(c, f.data_type()).map_err(arrow)
-            }
-        })
-        .collect::<datafusion::error::Result<Vec<_>>>()?;
-    RecordBatch::try_new(schema.clone(), columns).map_err(arrow)
 }
 
 /// Pass 1's partition for one file: its rows with the file's index and each row's position.

@@ -67,6 +67,30 @@ pub struct SnapshotChange {
     pub properties: HashMap<String, String>,
 }
 
+impl SnapshotChange {
+    /// A row-level change (DELETE, UPDATE, MERGE): `append` when it drops nothing, `delete`
+    /// when it adds nothing, `overwrite` otherwise, as Iceberg's operations are named.
+    pub fn rows(
+        added: Vec<DataFile>,
+        removal: Removal,
+        properties: HashMap<String, String>,
+    ) -> Self {
+        let operation = if matches!(removal, Removal::Nothing) {
+            Operation::Append
+        } else if added.is_empty() {
+            Operation::Delete
+        } else {
+            Operation::Overwrite
+        };
+        SnapshotChange {
+            operation,
+            added,
+            removal,
+            properties,
+        }
+    }
+}
+
 /// A commit ready to send, and what it wrote (deleted again if it fails).
 #[derive(Debug, Default)]
 pub struct StagedCommit {

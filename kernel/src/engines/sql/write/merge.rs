@@ -140,34 +140,15 @@ pub(in crate::engines::sql) async fn merge(
 
     // The source: a table or a query, planned as the session plans any query.
     let (source_sql, source_alias) = match m.source.clone() {
-        TableFactor::Table {
-            name,
-            alias,
-            args,
-            with_hints,
-            version,
-            with_ordinality,
-            partitions,
-            json_path,
-            sample,
-            index_hints,
-        } => {
+        TableFactor::Table { name, alias, .. } => {
             let source_alias = match &alias {
                 Some(a) => normalize(&a.name),
                 None => column_name(&name),
             };
-            let bare = TableFactor::Table {
-                name,
-                alias: None,
-                args,
-                with_hints,
-                version,
-                with_ordinality,
-                partitions,
-                json_path,
-                sample,
-                index_hints,
-            };
+            let mut bare = m.source.clone();
+            if let TableFactor::Table { alias, .. } = &mut bare {
+                *alias = None;
+            }
             (format!("SELECT * FROM {bare}"), source_alias)
         }
         TableFactor::Derived {
