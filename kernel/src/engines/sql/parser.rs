@@ -355,6 +355,7 @@ impl SqlEngine {
                             .map(|()| {
                                 if self.dialect.current() == crate::settings::Dialect::Spark {
                                     super::dialect::names::spark_names(s.as_mut());
+                                    super::dialect::syntax::spark_integer_casts(s.as_mut());
                                 }
                             })
                     }

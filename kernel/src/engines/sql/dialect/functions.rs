@@ -317,12 +317,34 @@ macro_rules! cast_fn {
     };
 }
 
+/// Spark's cast to an integer type: a timestamp becomes seconds since the epoch (DataFusion's
+/// cast gives the timestamp's own unit, nanoseconds or microseconds).
+macro_rules! int_cast {
+    ($name:literal, $ty:ident) => {
+        Rewrite {
+            name: $name,
+            signature: arity(&[1]),
+            returns: Returns::Fixed(&$ty),
+            rewrite: |mut a, info| {
+                let arg = a.remove(0);
+                let arg = match arg.get_type(info.schema())? {
+                    DataType::Timestamp(_, tz) => {
+                        cast(arg, DataType::Timestamp(TimeUnit::Second, tz))
+                    }
+                    _ => arg,
+                };
+                Ok(cast(arg, $ty.clone()))
+            },
+        }
+    };
+}
+
 static REWRITES: std::sync::LazyLock<Vec<Rewrite>> = std::sync::LazyLock::new(|| {
     vec![
-        cast_fn!("int", INT32),
-        cast_fn!("bigint", INT64),
-        cast_fn!("smallint", INT16),
-        cast_fn!("tinyint", INT8),
+        int_cast!("int", INT32),
+        int_cast!("bigint", INT64),
+        int_cast!("smallint", INT16),
+        int_cast!("tinyint", INT8),
         cast_fn!("double", FLOAT64),
         cast_fn!("float", FLOAT32),
         cast_fn!("string", UTF8),

@@ -112,6 +112,44 @@ pub fn div_keyword(text: &str) -> Option<String> {
     (!edits.is_empty()).then(|| splice(text, &edits))
 }
 
+/// The Spark dialect's `CAST(x AS INT|BIGINT|SMALLINT|TINYINT)` (and `x::bigint`) as Spark's
+/// cast functions (`bigint(x)`, …), which see `x`'s type: a timestamp casts to seconds since
+/// the epoch, as in Spark (DataFusion's cast gives nanoseconds).
+pub fn spark_integer_casts(statement: &mut Statement) {
+    let _ = statement.visit(&mut IntegerCasts);
+}
+
+struct IntegerCasts;
+
+impl VisitorMut for IntegerCasts {
+    type Break = ();
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        use datafusion::sql::sqlparser::ast::{CastKind, DataType};
+        let Expr::Cast {
+            kind: CastKind::Cast | CastKind::DoubleColon,
+            expr: inner,
+            data_type,
+            format: None,
+            ..
+        } = expr
+        else {
+            return ControlFlow::Continue(());
+        };
+        let function = match data_type {
+            DataType::Int(_) | DataType::Integer(_) | DataType::Int32 => "int",
+            DataType::BigInt(_) | DataType::Int64 => "bigint",
+            DataType::SmallInt(_) => "smallint",
+            DataType::TinyInt(_) => "tinyint",
+            _ => return ControlFlow::Continue(()),
+        };
+        if let Ok(call) = parse_expr(&format!("{function}({inner})")) {
+            *expr = call;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
 /// Rewrites the forms above in `statement`; the error says which could not be rewritten.
 pub fn rewrite(statement: &mut Statement) -> Result<(), String> {
     with_insert(statement);
