@@ -3,6 +3,8 @@
 //! Each piece keeps where it starts in the cell, so an error reported by the parser
 //! relative to one statement can be shown at the right line of the cell.
 
+use datafusion::sql::sqlparser::tokenizer::Location;
+
 /// One statement of a cell.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Piece {
@@ -206,27 +208,46 @@ pub fn caret(cell: &str, line: usize, column: usize) -> Vec<String> {
     vec![format!("{line:>4} | {text}"), format!("     | {pad}^")]
 }
 
-/// `text` with the characters at 1-based (line, column) positions (sqlparser's token
-/// locations) replaced: `(at, how many characters, with what)`. Rewrites splice the original
-/// text rather than print tokens again, which would lose how quotes were escaped.
-pub fn splice(text: &str, edits: &[((u64, u64), usize, &str)]) -> String {
+/// `text` with the spans between sqlparser token locations (start inclusive, end exclusive,
+/// in order and not overlapping) replaced. Rewrites splice the original text rather than
+/// print tokens again, which would lose how quotes were escaped.
+pub fn splice(text: &str, edits: &[(Location, Location, &str)]) -> String {
+    let offsets = LineOffsets::new(text);
     let mut out = String::with_capacity(text.len() + 32);
-    let mut skip = 0usize;
-    for (line_no, line) in text.split_inclusive('\n').enumerate() {
-        for (col, ch) in line.chars().enumerate() {
-            let here = (line_no as u64 + 1, col as u64 + 1);
-            if let Some((_, len, with)) = edits.iter().find(|(at, _, _)| *at == here) {
-                out.push_str(with);
-                skip = *len;
-            }
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            out.push(ch);
-        }
+    let mut pos = 0;
+    for (start, end, replacement) in edits {
+        out.push_str(&text[pos..offsets.at(*start)]);
+        out.push_str(replacement);
+        pos = offsets.at(*end);
     }
+    out.push_str(&text[pos..]);
     out
+}
+
+/// Maps sqlparser's 1-based (line, column in characters) to byte offsets.
+struct LineOffsets<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineOffsets<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineOffsets { text, starts }
+    }
+
+    fn at(&self, loc: Location) -> usize {
+        let line = (loc.line.max(1) - 1) as usize;
+        let Some(&start) = self.starts.get(line) else {
+            return self.text.len();
+        };
+        let col = (loc.column.max(1) - 1) as usize;
+        self.text[start..]
+            .char_indices()
+            .nth(col)
+            .map_or(self.text.len(), |(i, _)| start + i)
+    }
 }
 
 #[cfg(test)]

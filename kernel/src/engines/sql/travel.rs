@@ -37,9 +37,8 @@ fn fold(text: &str) -> Result<Cow<'_, str>, String> {
         .iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    let offsets = LineOffsets::new(text);
-    // (start, end, replacement) in byte offsets, in order.
-    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    // (start, end, replacement) as token locations, in order.
+    let mut edits: Vec<(Location, Location, String)> = Vec::new();
     let mut i = 0;
     while i < sig.len() {
         let Some((kind, value_at)) = clause_at(&sig, i) else {
@@ -76,23 +75,18 @@ fn fold(text: &str) -> Result<Cow<'_, str>, String> {
             name.value.to_ascii_lowercase()
         };
         ident.push_str(&encode_snapshot(sel));
-        let start = offsets.at(sig[i - 1].span.start);
-        let end = offsets.at(sig[value_at].span.end);
-        edits.push((start, end, format!("\"{}\"", ident.replace('"', "\"\""))));
+        edits.push((
+            sig[i - 1].span.start,
+            sig[value_at].span.end,
+            format!("\"{}\"", ident.replace('"', "\"\"")),
+        ));
         i = value_at + 1;
     }
     if edits.is_empty() {
         return Ok(Cow::Borrowed(text));
     }
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut pos = 0;
-    for (start, end, replacement) in edits {
-        out.push_str(&text[pos..start]);
-        out.push_str(&replacement);
-        pos = end;
-    }
-    out.push_str(&text[pos..]);
-    Ok(Cow::Owned(out))
+    let edits: Vec<_> = edits.iter().map(|(s, e, r)| (*s, *e, r.as_str())).collect();
+    Ok(Cow::Owned(super::split::splice(text, &edits)))
 }
 
 #[derive(Clone, Copy)]
@@ -145,32 +139,6 @@ fn parse_id(s: &str) -> Result<SnapshotSel, String> {
     s.trim().parse::<i64>().map(SnapshotSel::Id).map_err(|_| {
         format!("VERSION AS OF needs a snapshot id (a whole number), not '{s}'; see t$snapshots")
     })
-}
-
-/// Maps sqlparser's 1-based (line, column in characters) to byte offsets.
-struct LineOffsets<'a> {
-    text: &'a str,
-    starts: Vec<usize>,
-}
-
-impl<'a> LineOffsets<'a> {
-    fn new(text: &'a str) -> Self {
-        let mut starts = vec![0];
-        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        LineOffsets { text, starts }
-    }
-
-    fn at(&self, loc: Location) -> usize {
-        let line = (loc.line.max(1) - 1) as usize;
-        let Some(&start) = self.starts.get(line) else {
-            return self.text.len();
-        };
-        let col = (loc.column.max(1) - 1) as usize;
-        self.text[start..]
-            .char_indices()
-            .nth(col)
-            .map_or(self.text.len(), |(i, _)| start + i)
-    }
 }
 
 #[cfg(test)]

@@ -105,8 +105,7 @@ pub fn div_keyword(text: &str) -> Option<String> {
             _ => false,
         };
         if starts {
-            let at = sig[i].span.start;
-            edits.push(((at.line, at.column), 3, "//"));
+            edits.push((sig[i].span.start, sig[i].span.end, "//"));
         }
     }
     (!edits.is_empty()).then(|| splice(text, &edits))

@@ -19,7 +19,8 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::super::split::Piece;
 use super::super::{errors, params, Output, SqlEngine};
-use super::{cell_error, plural, target};
+use super::create::id_name;
+use super::{cell_error, keyword, plural, target};
 use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, MergeAction, MergeClause, MergeSpec, MergeWhen};
 
@@ -33,44 +34,36 @@ pub(in crate::engines::sql) fn spark_stars(text: &str) -> Option<String> {
     let tokens = Tokenizer::new(&GenericDialect {}, text)
         .tokenize_with_location()
         .ok()?;
-    let kw = |t: &Token| match t {
-        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
-        _ => None,
-    };
     let significant: Vec<&TokenWithSpan> = tokens
         .iter()
         .filter(|t| !matches!(t.token, Token::Whitespace(_)))
         .collect();
-    if significant.first().map(|t| kw(&t.token)) != Some(Some(Keyword::MERGE)) {
+    if significant.first().map(|t| keyword(&t.token)) != Some(Some(Keyword::MERGE)) {
         return None;
     }
-    // (line, column) of each `*` to replace, and what with.
-    let mut replace: Vec<((u64, u64), &str)> = vec![];
+    // Each `*` to replace, and what with.
+    let mut edits = vec![];
     for (i, star) in significant.iter().enumerate() {
         if star.token != Token::Mul || i < 2 {
             continue;
         }
         let before: Vec<Option<Keyword>> = significant[i.saturating_sub(3)..i]
             .iter()
-            .map(|t| kw(&t.token))
+            .map(|t| keyword(&t.token))
             .collect();
-        let at = (star.span.start.line, star.span.start.column);
+        let (start, end) = (star.span.start, star.span.end);
         use Keyword as K;
         match before.as_slice() {
             [Some(K::THEN), Some(K::UPDATE), Some(K::SET)] => {
-                replace.push((at, "__lakehouse_set_all = NULL"))
+                edits.push((start, end, "__lakehouse_set_all = NULL"))
             }
             [_, Some(K::THEN), Some(K::INSERT)] | [Some(K::THEN), Some(K::INSERT)] => {
-                replace.push((at, "ROW"))
+                edits.push((start, end, "ROW"))
             }
             _ => {}
         }
     }
-    if replace.is_empty() {
-        return None;
-    }
-    let edits: Vec<_> = replace.iter().map(|(at, with)| (*at, 1, *with)).collect();
-    Some(super::super::split::splice(text, &edits))
+    (!edits.is_empty()).then(|| super::super::split::splice(text, &edits))
 }
 
 fn not_supported(what: &str) -> CellError {
@@ -86,15 +79,7 @@ fn column_name(name: &ObjectName) -> String {
         .and_then(|p| p.as_ident())
         .cloned()
         .unwrap_or_else(|| Ident::new(name.to_string()));
-    normalize(&ident)
-}
-
-fn normalize(ident: &Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_ascii_lowercase()
-    }
+    id_name(&ident)
 }
 
 /// Runs a MERGE statement DataFusion's parser read.
@@ -134,7 +119,7 @@ pub(in crate::engines::sql) async fn merge(
     }
     let table = target(engine, &reference)?;
     let target_alias = match alias {
-        Some(a) => normalize(&a.name),
+        Some(a) => id_name(&a.name),
         None => reference.table().to_string(),
     };
 
@@ -142,7 +127,7 @@ pub(in crate::engines::sql) async fn merge(
     let (source_sql, source_alias) = match m.source.clone() {
         TableFactor::Table { name, alias, .. } => {
             let source_alias = match &alias {
-                Some(a) => normalize(&a.name),
+                Some(a) => id_name(&a.name),
                 None => column_name(&name),
             };
             let mut bare = m.source.clone();
@@ -155,7 +140,7 @@ pub(in crate::engines::sql) async fn merge(
             subquery,
             alias: Some(alias),
             ..
-        } => (subquery.to_string(), normalize(&alias.name)),
+        } => (subquery.to_string(), id_name(&alias.name)),
         TableFactor::Derived { alias: None, .. } => {
             return Err(not_supported(
                 "a MERGE source query needs a name: USING (SELECT …) AS s",
