@@ -29,7 +29,7 @@ use datafusion::datasource::{provider_as_source, MemTable, TableProvider};
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, SessionState, TaskContext};
 use datafusion::logical_expr::{
-    cast as cast_expr, col, lit, when, Expr, LogicalPlan, LogicalPlanBuilder,
+    cast as cast_expr, col, lit, Expr, LogicalPlan, LogicalPlanBuilder,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
@@ -74,8 +74,7 @@ pub enum MergeAction {
     UpdateAll,
     /// `DELETE`.
     Delete,
-    /// `INSERT [(c, …)] VALUES (…)`: without columns, the values are the table's columns in
-    /// order; columns not named are NULL.
+    /// `INSERT (c, …) VALUES (…)`: columns not named are NULL (Spark requires the list).
     Insert {
         columns: Vec<String>,
         values: Vec<SqlExpr>,
@@ -147,7 +146,7 @@ pub async fn merge(target: &TableTarget, state: &SessionState, spec: MergeSpec) 
     } else {
         concat_batches(&batches[0].schema(), &batches).map_err(arrow)?
     };
-    let actions = Actions::read(&found, &spec, &table_schema, &target.name)?;
+    let mut actions = Actions::read(&found, &spec, &table_schema, &target.name)?;
     if actions.is_empty() {
         return Ok(Merged::default());
     }
@@ -155,14 +154,15 @@ pub async fn merge(target: &TableTarget, state: &SessionState, spec: MergeSpec) 
     // Pass 2: the touched files rewritten, and the inserted rows.
     let mut partitions: Vec<Arc<dyn PartitionStream>> = vec![];
     let mut remove = HashSet::new();
-    let mut touched: Vec<_> = actions.by_file.keys().copied().collect();
-    touched.sort_unstable();
-    for index in &touched {
-        let file = &files[*index as usize];
+    let mut touched: Vec<_> = std::mem::take(&mut actions.by_file).into_iter().collect();
+    touched.sort_unstable_by_key(|(index, _)| *index);
+    let rewritten = touched.len();
+    for (index, changes) in touched {
+        let file = &files[index as usize];
         remove.insert(file.task.data_file_path.clone());
         partitions.push(Arc::new(Rewrite {
             file: file.clone(),
-            changes: Arc::new(actions.by_file[index].clone()),
+            changes: Arc::new(changes),
             values: actions.values.clone(),
         }));
     }
@@ -190,7 +190,7 @@ pub async fn merge(target: &TableTarget, state: &SessionState, spec: MergeSpec) 
         updated: actions.updated,
         deleted: actions.deleted,
         inserted: actions.inserts.num_rows() as u64,
-        rewritten: touched.len(),
+        rewritten,
         committed: true,
     })
 }
@@ -314,22 +314,18 @@ fn plan_actions(
         MergeWhen::NotMatched => tcol(FILE).is_null(),
         MergeWhen::NotMatchedBySource => scol(SOURCE_MARK).is_null(),
     };
-    let mut action: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
+    if spec.clauses.is_empty() {
+        return Err(invalid("MERGE needs at least one WHEN clause".into()));
+    }
+    let mut arms = vec![];
     for (i, clause) in spec.clauses.iter().enumerate() {
         let mut cond = kind(clause.when);
         if let Some(c) = &clause.condition {
             cond = cond.and(sql(c, &format!("{} condition", clause.when))?);
         }
-        let value = lit(i as i32);
-        action = Some(match action {
-            None => when(cond, value),
-            Some(mut b) => b.when(cond, value),
-        });
+        arms.push((cond, lit(i as i32)));
     }
-    let Some(mut action) = action else {
-        return Err(invalid("MERGE needs at least one WHEN clause".into()));
-    };
-    let action = action.otherwise(lit(datafusion::scalar::ScalarValue::Int32(None)))?;
+    let action = case(arms, lit(datafusion::scalar::ScalarValue::Int32(None)));
     let mut with_action: Vec<Expr> = joined
         .schema()
         .columns()
@@ -403,37 +399,22 @@ fn plan_actions(
                 }
             }
             MergeAction::Insert { columns, values: v } => {
-                if columns.is_empty() {
-                    if v.len() != names.len() {
-                        return Err(invalid(format!(
-                            "the MERGE INSERT has {} values but the table has {} columns ({}); \
-                             name the columns: INSERT (c, …) VALUES (…)",
-                            v.len(),
-                            names.len(),
-                            names.join(", ")
-                        )));
-                    }
-                    for (k, e) in v.iter().enumerate() {
-                        values[k] = Some(sql(e, "value")?);
-                    }
-                } else {
-                    if columns.len() != v.len() {
-                        return Err(invalid(format!(
-                            "the MERGE INSERT names {} columns but gives {} values",
-                            columns.len(),
-                            v.len()
-                        )));
-                    }
-                    for (name, e) in columns.iter().zip(v) {
-                        let Some(k) = find(name, &names) else {
-                            return Err(LakehouseError::ColumnNotFound {
-                                table: table.to_string(),
-                                column: name.clone(),
-                                columns: names.join(", "),
-                            });
-                        };
-                        values[k] = Some(sql(e, "value")?);
-                    }
+                if columns.len() != v.len() {
+                    return Err(invalid(format!(
+                        "the MERGE INSERT names {} columns but gives {} values",
+                        columns.len(),
+                        v.len()
+                    )));
+                }
+                for (name, e) in columns.iter().zip(v) {
+                    let Some(k) = find(name, &names) else {
+                        return Err(LakehouseError::ColumnNotFound {
+                            table: table.to_string(),
+                            column: name.clone(),
+                            columns: names.join(", "),
+                        });
+                    };
+                    values[k] = Some(sql(e, "value")?);
                 }
             }
         }
@@ -449,19 +430,12 @@ fn plan_actions(
     ];
     for (k, field) in table_schema.fields().iter().enumerate() {
         let typed = |e: Expr| cast_expr(e, field.data_type().clone());
-        let mut case: Option<datafusion::logical_expr::conditional_expressions::CaseBuilder> = None;
-        for (i, v) in per_column[k].iter().enumerate() {
-            let Some(v) = v else { continue };
-            let cond = col(ACTION).eq(lit(i as i32));
-            case = Some(match case {
-                None => when(cond, typed(v.clone())),
-                Some(mut b) => b.when(cond, typed(v.clone())),
-            });
-        }
-        let value = match case {
-            Some(mut b) => b.otherwise(typed(lit(datafusion::scalar::ScalarValue::Null)))?,
-            None => typed(lit(datafusion::scalar::ScalarValue::Null)),
-        };
+        let arms = per_column[k]
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| Some((col(ACTION).eq(lit(i as i32)), typed(v.clone()?))))
+            .collect();
+        let value = case(arms, typed(lit(datafusion::scalar::ScalarValue::Null)));
         out.push(value.alias(field.name()));
     }
     Ok(LogicalPlanBuilder::from(joined)
@@ -469,6 +443,22 @@ fn plan_actions(
         .filter(keep)?
         .project(out)?
         .build()?)
+}
+
+/// `CASE WHEN c THEN v … ELSE otherwise END`; `otherwise` alone without arms.
+fn case(arms: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
+    if arms.is_empty() {
+        return otherwise;
+    }
+    let arms = arms
+        .into_iter()
+        .map(|(c, v)| (Box::new(c), Box::new(v)))
+        .collect();
+    Expr::Case(datafusion::logical_expr::Case::new(
+        None,
+        arms,
+        Some(Box::new(otherwise)),
+    ))
 }
 
 /// What pass 1 found.
