@@ -328,10 +328,7 @@ impl SqlEngine {
             .sql_parser
             .recursion_limit;
         // Spark's `UPDATE SET *` / `INSERT *` in a MERGE and `a DIV b`, as sqlparser reads them.
-        let stars = match piece.text.trim_start().get(..5) {
-            Some(head) if head.eq_ignore_ascii_case("MERGE") => write::spark_stars(&piece.text),
-            _ => None,
-        };
+        let stars = write::spark_stars(&piece.text);
         let text = stars.as_deref().unwrap_or(piece.text.as_str());
         let div = super::dialect::syntax::div_keyword(text);
         let mut stmts = DFParserBuilder::new(div.as_deref().unwrap_or(text))

@@ -31,6 +31,10 @@ const SET_ALL: &str = "__lakehouse_set_all";
 /// parses them (`UPDATE SET __lakehouse_set_all = NULL`, `INSERT ROW`); None when the text has
 /// neither.
 pub(in crate::engines::sql) fn spark_stars(text: &str) -> Option<String> {
+    if !text.contains('*') || !text.to_ascii_uppercase().contains("MERGE") {
+        return None;
+    }
+    // The first token, not the first characters: a comment may come before MERGE.
     let tokens = Tokenizer::new(&GenericDialect {}, text)
         .tokenize_with_location()
         .ok()?;
