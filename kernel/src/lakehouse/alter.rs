@@ -6,6 +6,7 @@
 //! is committed with a snapshot of the same files, because iceberg-rust reads a snapshot's
 //! files with that snapshot's schema.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use iceberg::spec::{NestedField, NestedFieldRef, Operation, Schema, SchemaRef, Type};
@@ -230,4 +231,72 @@ impl AlterTable {
         }
         Ok(done)
     }
+}
+
+/// `ALTER TABLE … SET TBLPROPERTIES`: sets `set` and removes `unset` in one commit of the
+/// metadata (no snapshot). The resulting properties are checked first (a codec the writer does
+/// not know, a format version other than 2), so a table never carries properties its next
+/// write would fail on. Returns the keys changed.
+pub async fn set_properties(
+    target: &TableTarget,
+    base: Table,
+    set: HashMap<String, String>,
+    unset: Vec<String>,
+) -> Result<usize> {
+    let name = &target.name;
+    let meta = base.metadata();
+    let mut after = meta.properties().clone();
+    after.extend(set.clone());
+    for k in &unset {
+        after.remove(k);
+    }
+    match set.get("format-version").map(String::as_str) {
+        None | Some("2") => {}
+        Some(v) => {
+            return Err(LakehouseError::InvalidProperty(format!(
+                "'format-version' = '{v}' for {name}: the kernel writes Iceberg format version 2 tables and cannot upgrade them"
+            )))
+        }
+    }
+    let mut set = set;
+    set.remove("format-version");
+    super::write_properties::writer_properties(&after).map_err(|e| {
+        LakehouseError::InvalidProperty(format!("{e} (table {name}; nothing was changed)"))
+    })?;
+    let unset: Vec<String> = unset
+        .into_iter()
+        .filter(|k| meta.properties().contains_key(k))
+        .collect();
+    let changed = set.len() + unset.len();
+    if changed == 0 {
+        return Ok(0);
+    }
+    let cannot = |e| LakehouseError::iceberg(format!("cannot alter table {name}"), e);
+    if matches!(target.commit, CommitTarget::Rest) {
+        let tx = Transaction::new(&base);
+        let mut action = tx.update_table_properties();
+        for (k, v) in set {
+            action = action.set(k, v);
+        }
+        for k in unset {
+            action = action.remove(k);
+        }
+        let tx = action.apply(tx).map_err(cannot)?;
+        tx.commit(target.catalog.as_ref()).await.map_err(cannot)?;
+        return Ok(changed);
+    }
+    let mut updates = vec![];
+    if !set.is_empty() {
+        updates.push(TableUpdate::SetProperties { updates: set });
+    }
+    if !unset.is_empty() {
+        updates.push(TableUpdate::RemoveProperties { removals: unset });
+    }
+    let staged = StagedCommit {
+        requirements: snapshot::base_requirements(meta),
+        updates,
+        ..Default::default()
+    };
+    target.commit(&base, staged).await?;
+    Ok(changed)
 }

@@ -99,6 +99,9 @@ impl CreateTable {
                 )))
             }
         }
+        super::write_properties::writer_properties(&properties).map_err(|e| {
+            LakehouseError::InvalidProperty(format!("cannot create table {name}: {e}"))
+        })?;
         let creation = TableCreation::builder()
             .name(self.ident.name().to_string())
             .schema(self.schema.clone())

@@ -7,20 +7,23 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::Array;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::CatalogProvider;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionState;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::parquet::file::properties::WriterProperties;
 use datafusion::physical_plan::ExecutionPlan;
-use iceberg::spec::{deserialize_data_file_from_json, DataFile};
+use iceberg::spec::DataFile;
 use iceberg::table::Table;
 use iceberg::Error;
 use iceberg_datafusion::IcebergCatalogProvider;
 
 use super::fixed_catalog::FixedCatalog;
+use super::write_properties::writer_properties;
+use super::LakehouseError;
 use crate::catalog;
 
 /// Writes the rows of `input` as data files of `table` (its schema, partition spec and
@@ -31,7 +34,6 @@ pub async fn write_data_files(
     table: &Table,
     input: LogicalPlan,
 ) -> datafusion::error::Result<Vec<DataFile>> {
-    let external = |e: Error| DataFusionError::External(Box::new(e));
     let fixed = Arc::new(FixedCatalog {
         table: table.clone(),
     });
@@ -64,34 +66,136 @@ pub async fn write_data_files(
     }
     let input = Arc::new(ConformExec::new(input, schema));
     let physical = target.insert_into(state, input, InsertOp::Append).await?;
-    let writer = below_commit(&physical).ok_or_else(|| {
+    let writer = find(&physical, "IcebergWriteExec").ok_or_else(|| {
         DataFusionError::Internal(
-            "iceberg-datafusion's INSERT plan has no IcebergCommitExec: cannot write files for this commit"
+            "iceberg-datafusion's INSERT plan has no IcebergWriteExec: cannot write files for this commit"
                 .into(),
         )
     })?;
-    let batches = datafusion::physical_plan::collect(writer, state.task_ctx()).await?;
+    // Its input has the rows partitioned, sorted and with their partition values as
+    // iceberg-datafusion's writer wants them; the files are written by ours, which honours the
+    // table's write.parquet.* properties.
+    let rows = writer
+        .children()
+        .first()
+        .copied()
+        .cloned()
+        .ok_or_else(|| DataFusionError::Internal("IcebergWriteExec has no input".into()))?;
+    write_partitions(state, table, rows).await
+}
+
+/// Writes each partition of `rows` (the input iceberg-datafusion's `IcebergWriteExec` would
+/// have: the table's columns, plus `_partition` for a partitioned table) as data files of
+/// `table`, the partitions in parallel.
+async fn write_partitions(
+    state: &SessionState,
+    table: &Table,
+    rows: Arc<dyn ExecutionPlan>,
+) -> datafusion::error::Result<Vec<DataFile>> {
+    use datafusion::common::runtime::SpawnedTask;
+    use datafusion::physical_plan::ExecutionPlanProperties;
+
     let meta = table.metadata();
+    let name = super::display_name(table.identifier());
+    let props = writer_properties(meta.properties()).map_err(|e| {
+        DataFusionError::External(Box::new(LakehouseError::InvalidProperty(format!(
+            "table {name}: {e}; fix it with ALTER TABLE {name} SET TBLPROPERTIES"
+        ))))
+    })?;
+    let table_props = meta.table_properties().map_err(external)?;
+    let partitions = rows.output_partitioning().partition_count();
+    let mut tasks = Vec::with_capacity(partitions);
+    for partition in 0..partitions {
+        let stream = rows.execute(partition, state.task_ctx())?;
+        let table = table.clone();
+        let props = props.clone();
+        let target_size = table_props.write_target_file_size_bytes;
+        let fanout = table_props.write_datafusion_fanout_enabled;
+        tasks.push(SpawnedTask::spawn(async move {
+            write_stream(&table, props, target_size, fanout, stream)
+                .await
+                .map_err(external)
+        }));
+    }
     let mut files = Vec::new();
-    for b in &batches {
-        let Some(col) = b.column(0).as_string_opt::<i32>() else {
-            return Err(DataFusionError::Internal(
-                "IcebergWriteExec returned no data_files column".into(),
-            ));
-        };
-        for json in col.iter().flatten() {
-            files.push(
-                deserialize_data_file_from_json(
-                    json,
-                    meta.default_partition_spec_id(),
-                    meta.default_partition_type(),
-                    meta.current_schema(),
-                )
-                .map_err(external)?,
-            );
-        }
+    for task in tasks {
+        files.extend(task.join_unwind().await.map_err(|e| {
+            DataFusionError::Internal(format!("a data file writer stopped: {e}"))
+        })??);
     }
     Ok(files)
+}
+
+/// Writes one stream of rows through a rolling Parquet writer per partition value (iceberg's
+/// writers, with `props`), returning the files.
+async fn write_stream(
+    table: &Table,
+    props: WriterProperties,
+    target_size: usize,
+    fanout: bool,
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+) -> iceberg::Result<Vec<DataFile>> {
+    use futures::StreamExt;
+    use iceberg::arrow::{FieldMatchMode, RecordBatchPartitionSplitter};
+    use iceberg::spec::DataFileFormat;
+    use iceberg::writer::base_writer::data_file_writer::DataFileWriterBuilder;
+    use iceberg::writer::file_writer::location_generator::{
+        DefaultFileNameGenerator, DefaultLocationGenerator,
+    };
+    use iceberg::writer::file_writer::rolling_writer::RollingFileWriterBuilder;
+    use iceberg::writer::file_writer::ParquetWriterBuilder;
+    use iceberg::writer::partitioning::clustered_writer::ClusteredWriter;
+    use iceberg::writer::partitioning::fanout_writer::FanoutWriter;
+    use iceberg::writer::partitioning::unpartitioned_writer::UnpartitionedWriter;
+    use iceberg::writer::partitioning::PartitioningWriter;
+
+    let meta = table.metadata();
+    let schema = meta.current_schema().clone();
+    // Batches from DataFusion carry no field ids: columns are matched by name.
+    let parquet =
+        ParquetWriterBuilder::new_with_match_mode(props, schema.clone(), FieldMatchMode::Name);
+    let rolling = RollingFileWriterBuilder::new(
+        parquet,
+        target_size,
+        table.file_io().clone(),
+        DefaultLocationGenerator::new(meta)?,
+        DefaultFileNameGenerator::new(
+            uuid::Uuid::now_v7().to_string(),
+            None,
+            DataFileFormat::Parquet,
+        ),
+    );
+    let builder = DataFileWriterBuilder::new(rolling);
+    let spec = meta.default_partition_spec().clone();
+    let err =
+        |e: DataFusionError| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string());
+    if spec.is_unpartitioned() {
+        let mut writer = UnpartitionedWriter::new(builder);
+        while let Some(batch) = stream.next().await {
+            writer.write(batch.map_err(err)?).await?;
+        }
+        return writer.close().await;
+    }
+    let splitter = RecordBatchPartitionSplitter::try_new_with_precomputed_values(schema, spec)?;
+    async fn drain<W: PartitioningWriter>(
+        mut writer: W,
+        splitter: &RecordBatchPartitionSplitter,
+        stream: &mut datafusion::execution::SendableRecordBatchStream,
+    ) -> iceberg::Result<Vec<DataFile>> {
+        while let Some(batch) = stream.next().await {
+            let batch = batch
+                .map_err(|e| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string()))?;
+            for (key, rows) in splitter.split(&batch)? {
+                writer.write(key, rows).await?;
+            }
+        }
+        writer.close().await
+    }
+    if fanout {
+        drain(FanoutWriter::new(builder), &splitter, &mut stream).await
+    } else {
+        drain(ClusteredWriter::new(builder), &splitter, &mut stream).await
+    }
 }
 
 /// Gives its input's batches the table's schema: columns by position, cast where the type
@@ -193,12 +297,16 @@ pub(super) fn conform(
     RecordBatch::try_new(schema.clone(), columns)
 }
 
-/// The input of the plan's `IcebergCommitExec`: the writers, which return the data files.
-fn below_commit(plan: &Arc<dyn ExecutionPlan>) -> Option<Arc<dyn ExecutionPlan>> {
-    if plan.name() == "IcebergCommitExec" {
-        return plan.children().first().copied().cloned();
+/// The first node of `plan` named `name`.
+fn find(plan: &Arc<dyn ExecutionPlan>, name: &str) -> Option<Arc<dyn ExecutionPlan>> {
+    if plan.name() == name {
+        return Some(plan.clone());
     }
-    plan.children().into_iter().find_map(below_commit)
+    plan.children().into_iter().find_map(|c| find(c, name))
+}
+
+fn external(e: Error) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
 }
 
 /// Deletes files a failed statement wrote; failures are only logged (they are orphans, not

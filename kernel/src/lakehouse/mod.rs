@@ -36,8 +36,9 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;
 mod update;
+mod write_properties;
 
-pub use alter::{AlterTable, ColumnChange};
+pub use alter::{set_properties, AlterTable, ColumnChange};
 pub use append::{append, append_with_retries, fast_append, retry_delay};
 pub use commit::commit;
 pub use create::{default_properties, display_name, table_exists, table_schema, CreateTable};

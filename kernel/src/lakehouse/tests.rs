@@ -601,3 +601,137 @@ fn partition_specs_name_their_fields_and_refuse_bad_columns() {
         "{e:?}"
     );
 }
+
+/// The codec of the first column chunk of each live data file of `table`, sorted.
+async fn codecs(table: &Table) -> Vec<String> {
+    use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut out = vec![];
+    for (path, _) in data_files(table).await {
+        let bytes = table
+            .file_io()
+            .new_input(&path)
+            .unwrap()
+            .read()
+            .await
+            .unwrap();
+        let reader = SerializedFileReader::new(bytes).unwrap();
+        let meta = reader.metadata();
+        out.push(format!(
+            // The level is not stored in the file: only the codec.
+            "{} row_groups={}",
+            format!("{:?}", meta.row_group(0).column(0).compression())
+                .split('(')
+                .next()
+                .unwrap_or_default(),
+            meta.num_row_groups()
+        ));
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_files_are_written_with_the_tables_parquet_properties() {
+    let lake = Lake::open("codec").await;
+    lake.create("c", true).await;
+    lake.append("c", &[(1, Some("a"))]).await;
+    // Iceberg Java's default: zstd (level 3).
+    assert_eq!(codecs(&lake.load("c").await).await, ["ZSTD row_groups=1"]);
+    let set = |k: &str, v: &str| HashMap::from([(k.to_string(), v.to_string())]);
+    let n = set_properties(
+        &lake.target("c"),
+        lake.load("c").await,
+        set("write.parquet.compression-codec", "snappy"),
+        vec![],
+    )
+    .await
+    .unwrap();
+    assert_eq!(n, 1);
+    lake.append("c", &[(2, Some("b"))]).await;
+    assert_eq!(
+        codecs(&lake.load("c").await).await,
+        ["SNAPPY row_groups=1", "ZSTD row_groups=1"]
+    );
+    // A rewrite (DELETE keeps the other rows of a file) uses the table's codec too.
+    lake.append("c", &[(3, Some("c")), (3, Some("d"))]).await;
+    let target = lake.target("c");
+    let deleted = delete(&target, &lake.ctx.state(), Some(col("v").eq(lit("c"))))
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            deleted,
+            Deleted::Rows {
+                rows: 1,
+                rewritten: 1,
+                ..
+            }
+        ),
+        "{deleted:?}"
+    );
+    assert_eq!(
+        codecs(&lake.load("c").await).await,
+        [
+            "SNAPPY row_groups=1",
+            "SNAPPY row_groups=1",
+            "ZSTD row_groups=1"
+        ]
+    );
+    // A property the writer cannot honour is refused and changes nothing.
+    let before = lake.load("c").await.metadata().properties().clone();
+    let e = set_properties(
+        &lake.target("c"),
+        lake.load("c").await,
+        set("write.parquet.compression-codec", "lzo"),
+        vec![],
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, LakehouseError::InvalidProperty(_)), "{e}");
+    assert!(e.to_string().contains("'lzo'"), "{e}");
+    assert_eq!(lake.load("c").await.metadata().properties(), &before);
+    // Small row groups by size: 20,000 rows of 1 KiB strings at 1 MiB per row group.
+    set_properties(
+        &lake.target("c"),
+        lake.load("c").await,
+        HashMap::from([
+            (
+                "write.parquet.row-group-size-bytes".to_string(),
+                "1048576".to_string(),
+            ),
+            (
+                "write.parquet.compression-codec".to_string(),
+                "uncompressed".to_string(),
+            ),
+        ]),
+        vec![],
+    )
+    .await
+    .unwrap();
+    // 20 batches of 1,000 distinct 1 KiB strings (about 20 MiB): several row groups, where
+    // there would be one without the property (parquet-rs's estimate of a group's size
+    // while it is being written is rough, so the count is not 20).
+    let batches: Vec<RecordBatch> = (0..20)
+        .map(|b| {
+            let k: ArrayRef = Arc::new(Int32Array::from(vec![9; 1000]));
+            let v: ArrayRef = Arc::new(StringArray::from(
+                (0..1000)
+                    .map(|i| format!("{:01024}", b * 1000 + i))
+                    .collect::<Vec<_>>(),
+            ));
+            RecordBatch::try_from_iter(vec![("k", k), ("v", v)]).unwrap()
+        })
+        .collect();
+    let plan = lake
+        .ctx
+        .read_batches(batches)
+        .unwrap()
+        .into_unoptimized_plan();
+    append(&lake.target("c"), &lake.ctx.state(), plan)
+        .await
+        .unwrap();
+    let all = codecs(&lake.load("c").await).await;
+    let big = all.iter().find(|c| c.starts_with("UNCOMPRESSED")).unwrap();
+    let groups: usize = big.rsplit('=').next().unwrap().parse().unwrap();
+    assert!(groups >= 2, "{all:?}");
+}

@@ -1,5 +1,5 @@
-//! `SHOW DATABASES` / `SHOW SCHEMAS` / `SHOW NAMESPACES`, and `DESCRIBE [TABLE] EXTENDED t`
-//! (also `FORMATTED`), answered from the Iceberg catalog and table metadata.
+//! `SHOW DATABASES` / `SHOW SCHEMAS` / `SHOW NAMESPACES`, `SHOW TBLPROPERTIES t [('key')]`
+//! and `DESCRIBE [TABLE] EXTENDED t` (also `FORMATTED`), answered from the Iceberg catalog and table metadata.
 //!
 //! DESCRIBE EXTENDED follows Spark's layout for Iceberg tables: rows of (col_name,
 //! data_type, comment) with the columns first, then sections whose first row starts with
@@ -30,6 +30,8 @@ pub(super) enum Describe {
     Schemas { like: Option<String> },
     /// `DESCRIBE [TABLE] EXTENDED name`: the name as written.
     Extended { name: String },
+    /// `SHOW TBLPROPERTIES name [('key')]`: the table's properties as (key, value) rows.
+    Properties { name: String, key: Option<String> },
 }
 
 /// Recognizes the statements above; `None` for anything else (plain DESCRIBE included).
@@ -45,6 +47,9 @@ fn read(text: &str) -> Option<Result<Describe, String>> {
     match first.as_str() {
         "SHOW" => {
             let what = words.next()?.to_ascii_uppercase();
+            if what == "TBLPROPERTIES" {
+                return Some(properties_statement(t));
+            }
             if !["DATABASES", "SCHEMAS", "NAMESPACES"].contains(&what.as_str()) {
                 return None;
             }
@@ -103,6 +108,31 @@ fn read(text: &str) -> Option<Result<Describe, String>> {
     }
 }
 
+/// `SHOW TBLPROPERTIES name [('key')]` (`t` starts with those two words).
+fn properties_statement(t: &str) -> Result<Describe, String> {
+    let rest = t["SHOW".len()..].trim_start()["TBLPROPERTIES".len()..].trim();
+    let (name, key) = match rest.strip_suffix(')').and_then(|r| r.rsplit_once('(')) {
+        Some((name, key)) => {
+            let key = key.trim();
+            let unquoted = ['\'', '"', '`']
+                .iter()
+                .find_map(|q| key.strip_prefix(*q)?.strip_suffix(*q))
+                .unwrap_or(key);
+            (name.trim(), Some(unquoted.to_string()))
+        }
+        None => (rest, None),
+    };
+    if name.is_empty() {
+        return Err(
+            "SHOW TBLPROPERTIES needs a table name, e.g. SHOW TBLPROPERTIES demo.events".into(),
+        );
+    }
+    Ok(Describe::Properties {
+        name: name.to_string(),
+        key,
+    })
+}
+
 /// Spark's `LIKE` for SHOW DATABASES: `*` any characters, `|` separates alternatives;
 /// SQL's `%` and `_` work too. Case-insensitive.
 fn matches_like(pattern: &str, name: &str) -> bool {
@@ -148,6 +178,29 @@ impl SqlEngine {
                 let table = self.load_for_describe(&name).await?;
                 let rows = describe_rows(&table);
                 refs::send_table(out, started, &["col_name", "data_type", "comment"], rows);
+            }
+            Describe::Properties { name, key } => {
+                let table = self.load_for_describe(&name).await?;
+                let props = table.metadata().properties();
+                let rows = match key {
+                    // Spark answers a missing key with a row that says so.
+                    Some(k) => vec![match props.get(&k) {
+                        Some(v) => vec![k, v.clone()],
+                        None => {
+                            let v = format!("Table {name} does not have property: {k}");
+                            vec![k, v]
+                        }
+                    }],
+                    None => {
+                        let mut rows: Vec<Vec<String>> = props
+                            .iter()
+                            .map(|(k, v)| vec![k.clone(), v.clone()])
+                            .collect();
+                        rows.sort();
+                        rows
+                    }
+                };
+                refs::send_table(out, started, &["key", "value"], rows);
             }
         }
         self.tables_sent

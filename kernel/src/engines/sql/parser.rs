@@ -156,7 +156,7 @@ fn family(words: &[String], tokens: &[TokenWithSpan]) -> Family {
         ["IF", _, ..] => Family::Guarded,
         ["ASSERT", _, ..] => Family::Assert,
         [first, second, ..] if refs::is_ref_head(first, second) => Family::Reference,
-        ["SHOW", "DATABASES" | "SCHEMAS" | "NAMESPACES", ..] => Family::Describe,
+        ["SHOW", "DATABASES" | "SCHEMAS" | "NAMESPACES" | "TBLPROPERTIES", ..] => Family::Describe,
         ["DESCRIBE" | "DESC", "EXTENDED" | "FORMATTED", ..]
         | ["DESCRIBE" | "DESC", "TABLE", "EXTENDED" | "FORMATTED", ..] => Family::Describe,
         ["SUMMARIZE", ..] => Family::Summarize,
@@ -453,6 +453,7 @@ mod tests {
             ("use reference dev", Family::Reference),
             ("SHOW LOG main LIMIT 3", Family::Reference),
             ("SHOW DATABASES", Family::Describe),
+            ("SHOW TBLPROPERTIES demo.t ('k')", Family::Describe),
             ("DESCRIBE TABLE EXTENDED demo.t", Family::Describe),
             ("desc formatted demo.t", Family::Describe),
             ("SUMMARIZE demo.t", Family::Summarize),

@@ -1,4 +1,4 @@
-//! ALTER TABLE (ADD / RENAME / DROP COLUMN) and DROP TABLE … PURGE: the statement is read
+//! ALTER TABLE (ADD / RENAME / DROP COLUMN, SET TBLPROPERTIES) and DROP TABLE … PURGE: the statement is read
 //! here, the change is made by [`crate::lakehouse`]'s operations.
 
 use datafusion::common::TableReference;
@@ -105,6 +105,21 @@ pub(super) async fn alter(
     let target = target(engine, &object_ref(&a.name))?;
     let name = target.name.clone();
     let base = target.load().await.map_err(lake)?;
+    if let Some(set) = tbl_properties(&a.operations)? {
+        let n = lakehouse::set_properties(&target, base, set, vec![])
+            .await
+            .map_err(lake)?;
+        engine.refresh_after_ddl().await;
+        let _ = out.send(Output::Message(if n == 0 {
+            format!("Table {name} unchanged")
+        } else {
+            format!(
+                "Altered table {name}: set {n} table propert{}",
+                if n == 1 { "y" } else { "ies" }
+            )
+        }));
+        return Ok(());
+    }
     let mut alter = AlterTable::new(&name, &base);
     for op in &a.operations {
         match op {
@@ -142,7 +157,7 @@ pub(super) async fn alter(
             other => {
                 return Err(CellError::new(
                     ErrorKind::NotSupported,
-                    format!("ALTER TABLE … {other} is not supported; supported: ADD COLUMN c TYPE, RENAME COLUMN a TO b, DROP COLUMN c"),
+                    format!("ALTER TABLE … {other} is not supported; supported: ADD COLUMN c TYPE, RENAME COLUMN a TO b, DROP COLUMN c, SET TBLPROPERTIES ('k' = 'v')"),
                 ))
             }
         }
@@ -160,6 +175,44 @@ pub(super) async fn alter(
         format!("Altered table {name}: {}", done.join(", "))
     }));
     Ok(())
+}
+
+/// The properties of `SET TBLPROPERTIES ('k' = 'v', …)` when that is the statement's only
+/// operation (Spark takes it alone too), as strings.
+fn tbl_properties(
+    ops: &[AlterTableOperation],
+) -> Result<Option<std::collections::HashMap<String, String>>, CellError> {
+    let [AlterTableOperation::SetTblProperties { table_properties }] = ops else {
+        if ops
+            .iter()
+            .any(|o| matches!(o, AlterTableOperation::SetTblProperties { .. }))
+        {
+            return Err(CellError::new(
+                ErrorKind::NotSupported,
+                "SET TBLPROPERTIES cannot be combined with other changes in one ALTER TABLE; run it as a statement of its own",
+            ));
+        }
+        return Ok(None);
+    };
+    let mut out = std::collections::HashMap::new();
+    for o in table_properties {
+        let sql::SqlOption::KeyValue { key, value } = o else {
+            return Err(CellError::new(
+                ErrorKind::Syntax,
+                format!("SET TBLPROPERTIES takes 'key' = 'value' pairs, not {o}"),
+            ));
+        };
+        let value = match value {
+            sql::Expr::Value(v) => match &v.value {
+                sql::Value::SingleQuotedString(s) | sql::Value::DoubleQuotedString(s) => s.clone(),
+                other => other.to_string(),
+            },
+            sql::Expr::Identifier(id) => id_name(id),
+            other => other.to_string(),
+        };
+        out.insert(id_name(key), value);
+    }
+    Ok(Some(out))
 }
 
 /// The Iceberg type for a column type written in SQL, as DataFusion reads the type name.
