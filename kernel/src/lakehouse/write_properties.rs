@@ -27,6 +27,7 @@ pub const TARGET_FILE_BYTES: &str = "write.target-file-size-bytes";
 const DEFAULT_CODEC: &str = "zstd";
 /// parquet-mr's zstd level when none is set (parquet-rs would use 1).
 const DEFAULT_ZSTD_LEVEL: i32 = 3;
+const MAX_ROW_GROUP_ROWS: usize = 1024 * 1024;
 const DEFAULT_ROW_GROUP_BYTES: usize = 128 * 1024 * 1024;
 const DEFAULT_PAGE_BYTES: usize = 1024 * 1024;
 const DEFAULT_DICT_BYTES: usize = 2 * 1024 * 1024;
@@ -90,8 +91,10 @@ pub fn writer_properties(properties: &HashMap<String, String>) -> Result<WriterP
     bytes(properties, TARGET_FILE_BYTES, 1)?;
     Ok(WriterProperties::builder()
         .set_compression(compression)
-        // Iceberg Java closes row groups by size only.
-        .set_max_row_group_row_count(None)
+        // Iceberg Java closes row groups by size only; parquet-rs's cap of 1,048,576 rows stays
+        // as well, so a file of many narrow rows still has several row groups for the scan to
+        // read in parallel (a split is a set of whole row groups).
+        .set_max_row_group_row_count(Some(MAX_ROW_GROUP_ROWS))
         .set_max_row_group_bytes(Some(row_group))
         .set_data_page_size_limit(page)
         .set_dictionary_page_size_limit(dict)
@@ -131,7 +134,7 @@ mod tests {
             Compression::ZSTD(ZstdLevel::try_new(3).unwrap())
         );
         assert_eq!(p.max_row_group_bytes(), Some(128 * 1024 * 1024));
-        assert_eq!(p.max_row_group_row_count(), None);
+        assert_eq!(p.max_row_group_row_count(), Some(1024 * 1024));
         assert_eq!(p.data_page_size_limit(), 1024 * 1024);
     }
 
