@@ -12,6 +12,7 @@ mod metatables;
 mod parallel;
 mod provider;
 mod rest;
+mod scan_stats;
 mod scoped;
 pub mod versioned;
 

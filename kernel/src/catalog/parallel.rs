@@ -16,7 +16,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
-use datafusion::common::Constraints;
+use datafusion::common::{Constraints, Statistics};
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -33,6 +33,8 @@ use iceberg::arrow::ArrowReaderBuilder;
 use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
 use iceberg_datafusion::physical_plan::IcebergTableScan;
+
+use super::scan_stats;
 
 /// Byte ranges smaller than this are not split further (a row group is usually larger).
 const MIN_SPLIT_BYTES: u64 = 8 * 1024 * 1024;
@@ -150,6 +152,8 @@ pub struct SplitScan {
     limit: Option<usize>,
     batch_size: usize,
     properties: Arc<PlanProperties>,
+    /// From the manifests of the planned files (see `scan_stats`).
+    statistics: Statistics,
 }
 
 impl fmt::Debug for SplitScan {
@@ -190,6 +194,17 @@ impl SplitScan {
             .try_collect()
             .await
             .map_err(iceberg_datafusion::to_datafusion_error)?;
+        let statistics = scan_stats::with_limit(
+            scan_stats::scan_statistics(
+                &table,
+                scan.snapshot_id(),
+                &tasks,
+                &schema,
+                scan.predicates().is_none(),
+            )
+            .await,
+            scan.limit(),
+        );
         let groups = split(tasks, target.max(1));
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
@@ -209,6 +224,7 @@ impl SplitScan {
             limit: scan.limit(),
             batch_size,
             properties,
+            statistics,
         })
     }
 
@@ -316,6 +332,13 @@ impl ExecutionPlan for SplitScan {
         _children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
         Ok(self)
+    }
+
+    fn partition_statistics(&self, partition: Option<usize>) -> DFResult<Statistics> {
+        Ok(match partition {
+            None => self.statistics.clone(),
+            Some(_) => scan_stats::partition_share(&self.statistics, self.partitions()),
+        })
     }
 
     fn execute(

@@ -96,7 +96,12 @@ async fn write_partitions(
     use datafusion::physical_plan::ExecutionPlanProperties;
 
     let meta = table.metadata();
-    let name = super::display_name(table.identifier());
+    let ident = table.identifier();
+    let name = format!(
+        "{}.{}",
+        catalog::schema_name(ident.namespace()),
+        ident.name()
+    );
     let props = writer_properties(meta.properties()).map_err(|e| {
         DataFusionError::External(Box::new(LakehouseError::InvalidProperty(format!(
             "table {name}: {e}; fix it with ALTER TABLE {name} SET TBLPROPERTIES"
