@@ -9,6 +9,7 @@ use std::time::Instant;
 use datafusion::arrow::array::{Array, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::stats::Precision;
 use datafusion::logical_expr::{DdlStatement, DmlStatement, LogicalPlan, WriteOp};
 use datafusion::sql::parser::Statement;
 use futures::StreamExt;
@@ -115,13 +116,32 @@ impl SqlEngine {
                 }
                 let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
                 let task_ctx = Arc::new(df.task_ctx());
-                let physical = df.create_physical_plan().await.map_err(fail)?;
+                let physical = df.clone().create_physical_plan().await.map_err(&fail)?;
+                // When the plan knows its row count exactly (a table's rows, unfiltered, as the
+                // manifests count them), only the rows shown are read: the limit reaches the
+                // scan, and the footer's total comes from the count.
+                let exact = match physical.partition_statistics(None).map(|s| s.num_rows) {
+                    Ok(Precision::Exact(n)) if n > keep => Some(n),
+                    _ => None,
+                };
+                let physical = match exact {
+                    Some(_) => df
+                        .limit(0, Some(keep))
+                        .map_err(&fail)?
+                        .create_physical_plan()
+                        .await
+                        .map_err(&fail)?,
+                    None => physical,
+                };
                 let stream = datafusion::physical_plan::execute_stream(physical.clone(), task_ctx)
-                    .map_err(fail)?;
-                let table = self
+                    .map_err(&fail)?;
+                let mut table = self
                     .collect_limited(schema, stream, &physical, started, keep, out)
                     .await
-                    .map_err(fail)?;
+                    .map_err(&fail)?;
+                if let Some(n) = exact {
+                    table.total_rows = n;
+                }
                 let _ = out.send(Output::Table(table));
                 self.tables_sent
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
