@@ -24,6 +24,9 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -154,6 +157,9 @@ pub struct SplitScan {
     properties: Arc<PlanProperties>,
     /// From the manifests of the planned files (see `scan_stats`).
     statistics: Statistics,
+    /// EXPLAIN ANALYZE's figures: planning time and files (partition 0), and per partition the
+    /// file ranges and bytes planned, the time spent fetching and decoding, the rows out.
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl fmt::Debug for SplitScan {
@@ -173,6 +179,7 @@ impl SplitScan {
         target: usize,
         batch_size: usize,
     ) -> DFResult<Self> {
+        let started = std::time::Instant::now();
         let table = scan.table().clone();
         let mut builder = match scan.snapshot_id() {
             Some(id) => table.scan().snapshot_id(id),
@@ -194,18 +201,28 @@ impl SplitScan {
             .try_collect()
             .await
             .map_err(iceberg_datafusion::to_datafusion_error)?;
-        let statistics = scan_stats::with_limit(
-            scan_stats::scan_statistics(
-                &table,
-                scan.snapshot_id(),
-                &tasks,
-                &schema,
-                scan.predicates().is_none(),
-            )
-            .await,
-            scan.limit(),
-        );
+        let (statistics, in_snapshot) = scan_stats::scan_statistics(
+            &table,
+            scan.snapshot_id(),
+            &tasks,
+            &schema,
+            scan.predicates().is_none(),
+        )
+        .await;
+        let statistics = scan_stats::with_limit(statistics, scan.limit());
+        let metrics = ExecutionPlanMetricsSet::new();
+        MetricBuilder::new(&metrics)
+            .counter("files_planned", 0)
+            .add(tasks.len());
+        if let Some(n) = in_snapshot {
+            MetricBuilder::new(&metrics)
+                .counter("files_pruned", 0)
+                .add(n.saturating_sub(tasks.len()));
+        }
         let groups = split(tasks, target.max(1));
+        MetricBuilder::new(&metrics)
+            .subset_time("time_planning", 0)
+            .add_duration(started.elapsed());
         let properties = Arc::new(PlanProperties::new(
             EquivalenceProperties::new(schema),
             Partitioning::UnknownPartitioning(groups.len().max(1)),
@@ -225,6 +242,7 @@ impl SplitScan {
             batch_size,
             properties,
             statistics,
+            metrics,
         })
     }
 
@@ -334,6 +352,10 @@ impl ExecutionPlan for SplitScan {
         Ok(self)
     }
 
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
     fn partition_statistics(&self, partition: Option<usize>) -> DFResult<Statistics> {
         Ok(match partition {
             None => self.statistics.clone(),
@@ -348,6 +370,14 @@ impl ExecutionPlan for SplitScan {
     ) -> DFResult<SendableRecordBatchStream> {
         let schema = self.schema();
         let tasks = self.groups.get(partition).cloned().unwrap_or_default();
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        MetricBuilder::new(&self.metrics)
+            .counter("file_ranges", partition)
+            .add(tasks.len());
+        MetricBuilder::new(&self.metrics)
+            .counter("bytes_planned", partition)
+            .add(tasks.iter().map(task_bytes).sum::<u64>() as usize);
+        let reading = MetricBuilder::new(&self.metrics).subset_time("time_reading", partition);
         if tasks.is_empty() {
             return Ok(Box::pin(RecordBatchStreamAdapter::new(
                 schema,
@@ -362,11 +392,16 @@ impl ExecutionPlan for SplitScan {
             .with_batch_size(self.batch_size)
             .with_row_group_filtering_enabled(true)
             .build();
-        let stream = reader
+        let mut inner = reader
             .read(futures::stream::iter(tasks.into_iter().map(Ok)).boxed())
             .map_err(iceberg_datafusion::to_datafusion_error)?
             .stream()
             .map_err(iceberg_datafusion::to_datafusion_error);
+        // Fetching and decoding happen while the reader is polled.
+        let stream = futures::stream::poll_fn(move |cx| {
+            let _timer = reading.timer();
+            inner.poll_next_unpin(cx)
+        });
         let stream: futures::stream::BoxStream<'static, DFResult<_>> = match self.limit {
             None => stream.boxed(),
             Some(limit) => {
@@ -388,6 +423,9 @@ impl ExecutionPlan for SplitScan {
                     .boxed()
             }
         };
+        let mut stream = stream;
+        let stream =
+            futures::stream::poll_fn(move |cx| baseline.record_poll(stream.poll_next_unpin(cx)));
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
     }
 }

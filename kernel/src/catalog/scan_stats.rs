@@ -47,19 +47,20 @@ struct Column {
 /// The statistics of a scan of `table` at `snapshot_id` (the current snapshot when `None`)
 /// that planned `tasks` (whole files, before any split) and gives `schema`'s columns.
 /// `exact_rows`: no predicate filters rows inside the files, so the row count is exact when no
-/// file has deletes. Unknown (not an error) when the manifests cannot be read.
+/// file has deletes. Also returns how many data files the snapshot has (so how many the
+/// planning pruned). Unknown (not an error) when the manifests cannot be read.
 pub async fn scan_statistics(
     table: &Table,
     snapshot_id: Option<i64>,
     tasks: &[FileScanTask],
     schema: &SchemaRef,
     exact_rows: bool,
-) -> Statistics {
+) -> (Statistics, Option<usize>) {
     match collect(table, snapshot_id, tasks, schema, exact_rows).await {
-        Ok(s) => s,
+        Ok((s, n)) => (s, Some(n)),
         Err(e) => {
             log::debug!("no statistics for {}: {e}", table.identifier());
-            Statistics::new_unknown(schema)
+            (Statistics::new_unknown(schema), None)
         }
     }
 }
@@ -70,7 +71,7 @@ async fn collect(
     tasks: &[FileScanTask],
     schema: &SchemaRef,
     exact_rows: bool,
-) -> iceberg::Result<Statistics> {
+) -> iceberg::Result<(Statistics, usize)> {
     let meta = table.metadata();
     let snapshot = match snapshot_id {
         Some(id) => meta.snapshot_by_id(id),
@@ -78,7 +79,7 @@ async fn collect(
     };
     let Some(snapshot) = snapshot else {
         // No snapshot: the table has no rows.
-        return Ok(empty(schema));
+        return Ok((empty(schema), 0));
     };
     let iceberg_schema = snapshot.schema(meta)?;
     // The Iceberg field id of each output column (by its field-id metadata, else its name).
@@ -95,6 +96,7 @@ async fn collect(
     let planned: HashSet<&str> = tasks.iter().map(|t| t.data_file_path.as_str()).collect();
     let has_deletes = tasks.iter().any(|t| !t.deletes.is_empty());
     let mut rows: u64 = 0;
+    let mut alive = 0usize;
     let mut seen: HashSet<String> = HashSet::new();
     let mut columns: Vec<Column> = vec![
         Column {
@@ -115,6 +117,7 @@ async fn collect(
             if !entry.is_alive() {
                 continue;
             }
+            alive += 1;
             let file = entry.data_file();
             if !planned.contains(file.file_path()) || !seen.insert(file.file_path().to_string()) {
                 continue;
@@ -168,11 +171,12 @@ async fn collect(
         .iter()
         .map(|c| c.byte_size.get_value().copied())
         .sum();
-    Ok(Statistics {
+    let statistics = Statistics {
         num_rows: precise(rows),
         total_byte_size: total.map_or(Precision::Absent, Precision::Inexact),
         column_statistics,
-    })
+    };
+    Ok((statistics, alive))
 }
 
 /// A scan of no rows.
