@@ -9,7 +9,9 @@
 mod embedded;
 mod metadata;
 mod metatables;
+pub mod options;
 mod parallel;
+mod parquet_scan;
 mod provider;
 mod rest;
 mod scan_stats;

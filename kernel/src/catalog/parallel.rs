@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::{Constraints, Statistics};
 use datafusion::datasource::{TableProvider, TableType};
@@ -37,7 +38,7 @@ use iceberg::scan::FileScanTask;
 use iceberg::table::Table;
 use iceberg_datafusion::physical_plan::IcebergTableScan;
 
-use super::scan_stats;
+use super::{options, parquet_scan, scan_stats};
 
 /// Byte ranges smaller than this are not split further (a row group is usually larger).
 const MIN_SPLIT_BYTES: u64 = 8 * 1024 * 1024;
@@ -98,11 +99,13 @@ impl TableProvider for ParallelTable {
             return Ok(plan);
         };
         let config = state.config();
+        let reader = options::iceberg_reader(state.config_options())?;
         let split = SplitScan::plan(
             scan,
             plan.schema(),
             config.target_partitions(),
             config.batch_size(),
+            (reader == options::Reader::DataFusion).then_some((state, filters)),
         )
         .await?;
         Ok(Arc::new(split))
@@ -160,6 +163,9 @@ pub struct SplitScan {
     /// EXPLAIN ANALYZE's figures: planning time and files (partition 0), and per partition the
     /// file ranges and bytes planned, the time spent fetching and decoding, the rows out.
     metrics: ExecutionPlanMetricsSet,
+    /// DataFusion's Parquet reader over the same groups, one partition per group; `None`:
+    /// iceberg's reader.
+    reader: Option<Arc<dyn ExecutionPlan>>,
 }
 
 impl fmt::Debug for SplitScan {
@@ -178,6 +184,7 @@ impl SplitScan {
         schema: SchemaRef,
         target: usize,
         batch_size: usize,
+        datafusion_reader: Option<(&dyn Session, &[Expr])>,
     ) -> DFResult<Self> {
         let started = std::time::Instant::now();
         let table = scan.table().clone();
@@ -201,7 +208,7 @@ impl SplitScan {
             .try_collect()
             .await
             .map_err(iceberg_datafusion::to_datafusion_error)?;
-        let (statistics, in_snapshot) = scan_stats::scan_statistics(
+        let facts = scan_stats::scan_statistics(
             &table,
             scan.snapshot_id(),
             &tasks,
@@ -209,7 +216,19 @@ impl SplitScan {
             scan.predicates().is_none(),
         )
         .await;
-        let statistics = scan_stats::with_limit(statistics, scan.limit());
+        let statistics = scan_stats::with_limit(facts.statistics, scan.limit());
+        let in_snapshot = facts.files_in_snapshot;
+        // DataFusion's reader takes files without deletes that store every column they have
+        // (see parquet_scan); a table with a name mapping (files without field ids) stays
+        // with iceberg's reader, which applies the mapping.
+        let datafusion_reader = datafusion_reader.filter(|_| {
+            !facts.identity_column_missing
+                && tasks.iter().all(|t| t.deletes.is_empty())
+                && !table
+                    .metadata()
+                    .properties()
+                    .contains_key("schema.name-mapping.default")
+        });
         let metrics = ExecutionPlanMetricsSet::new();
         MetricBuilder::new(&metrics)
             .counter("files_planned", 0)
@@ -220,6 +239,12 @@ impl SplitScan {
                 .add(n.saturating_sub(tasks.len()));
         }
         let groups = split(tasks, target.max(1));
+        let reader = match datafusion_reader {
+            Some((state, filters)) if !groups.is_empty() => Some(datafusion_exec(
+                &table, scan, &schema, &groups, state, filters,
+            )?),
+            _ => None,
+        };
         MetricBuilder::new(&metrics)
             .subset_time("time_planning", 0)
             .add_duration(started.elapsed());
@@ -243,6 +268,7 @@ impl SplitScan {
             properties,
             statistics,
             metrics,
+            reader,
         })
     }
 
@@ -250,6 +276,46 @@ impl SplitScan {
     pub fn partitions(&self) -> usize {
         self.groups.len().max(1)
     }
+}
+
+/// DataFusion's Parquet reader over `groups`, with the query's filters as its predicate (for
+/// pruning and filtering while decoding: the filter above the scan still applies them).
+fn datafusion_exec(
+    table: &Table,
+    scan: &IcebergTableScan,
+    schema: &SchemaRef,
+    groups: &[Vec<FileScanTask>],
+    state: &dyn Session,
+    filters: &[Expr],
+) -> DFResult<Arc<dyn ExecutionPlan>> {
+    let meta = table.metadata();
+    let iceberg_schema = match scan.snapshot_id().and_then(|id| meta.snapshot_by_id(id)) {
+        Some(s) => s
+            .schema(meta)
+            .map_err(iceberg_datafusion::to_datafusion_error)?,
+        None => meta.current_schema().clone(),
+    };
+    let table_schema = parquet_scan::table_arrow_schema(&iceberg_schema)?;
+    let projection = schema
+        .fields()
+        .iter()
+        .map(|f| table_schema.index_of(f.name()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let predicate = datafusion::logical_expr::utils::conjunction(filters.to_vec()).and_then(|e| {
+        let df_schema =
+            datafusion::common::DFSchema::try_from(table_schema.as_ref().clone()).ok()?;
+        // A filter this schema cannot plan (a column of another snapshot's schema) is left
+        // to the filter above the scan.
+        state.create_physical_expr(e, &df_schema).ok()
+    });
+    parquet_scan::parquet_exec(
+        table.file_io(),
+        table_schema,
+        projection,
+        groups,
+        predicate,
+        scan.limit(),
+    )
 }
 
 /// Splits `tasks` into at most `target` groups of about equal bytes: files larger than a
@@ -321,6 +387,9 @@ impl DisplayAs for SplitScan {
             self.partitions(),
             self.describe
         )?;
+        if self.reader.is_some() {
+            write!(f, " reader:[datafusion]")?;
+        }
         if let Some(limit) = self.limit {
             write!(f, " limit:[{limit}]")?;
         }
@@ -353,7 +422,21 @@ impl ExecutionPlan for SplitScan {
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
-        Some(self.metrics.clone_inner())
+        let mut metrics = self.metrics.clone_inner();
+        // The Parquet reader's pruning and I/O figures, on this scan's line: the reader is not
+        // a child, so no optimizer rule can repartition what the scan's partitions map to.
+        if let Some(reader) = self.reader.as_ref().and_then(|r| r.metrics()) {
+            for m in reader.iter() {
+                if m.value().name() != "output_rows"
+                    && m.value().name() != "elapsed_compute"
+                    && m.value().name() != "output_bytes"
+                    && m.value().name() != "output_batches"
+                {
+                    metrics.push(m.clone());
+                }
+            }
+        }
+        Some(metrics)
     }
 
     fn partition_statistics(&self, partition: Option<usize>) -> DFResult<Statistics> {
@@ -366,7 +449,7 @@ impl ExecutionPlan for SplitScan {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> DFResult<SendableRecordBatchStream> {
         let schema = self.schema();
         let tasks = self.groups.get(partition).cloned().unwrap_or_default();
@@ -384,19 +467,34 @@ impl ExecutionPlan for SplitScan {
                 futures::stream::empty(),
             )));
         }
-        let runtime =
-            iceberg::Runtime::try_current().map_err(iceberg_datafusion::to_datafusion_error)?;
-        // One file at a time per partition: the partitions are the parallelism.
-        let reader = ArrowReaderBuilder::new(self.table.file_io().clone(), runtime)
-            .with_data_file_concurrency_limit(1)
-            .with_batch_size(self.batch_size)
-            .with_row_group_filtering_enabled(true)
-            .build();
-        let mut inner = reader
-            .read(futures::stream::iter(tasks.into_iter().map(Ok)).boxed())
-            .map_err(iceberg_datafusion::to_datafusion_error)?
-            .stream()
-            .map_err(iceberg_datafusion::to_datafusion_error);
+        let mut inner: futures::stream::BoxStream<'static, DFResult<RecordBatch>> =
+            match &self.reader {
+                Some(reader) => {
+                    // The same columns as the scan declares, under its schema (the field
+                    // metadata of the two conversions may differ).
+                    let out = schema.clone();
+                    reader
+                        .execute(partition, context)?
+                        .map(move |b| Ok(b?.with_schema(out.clone())?))
+                        .boxed()
+                }
+                None => {
+                    let runtime = iceberg::Runtime::try_current()
+                        .map_err(iceberg_datafusion::to_datafusion_error)?;
+                    // One file at a time per partition: the partitions are the parallelism.
+                    let reader = ArrowReaderBuilder::new(self.table.file_io().clone(), runtime)
+                        .with_data_file_concurrency_limit(1)
+                        .with_batch_size(self.batch_size)
+                        .with_row_group_filtering_enabled(true)
+                        .build();
+                    reader
+                        .read(futures::stream::iter(tasks.into_iter().map(Ok)).boxed())
+                        .map_err(iceberg_datafusion::to_datafusion_error)?
+                        .stream()
+                        .map_err(iceberg_datafusion::to_datafusion_error)
+                        .boxed()
+                }
+            };
         // Fetching and decoding happen while the reader is polled.
         let stream = futures::stream::poll_fn(move |cx| {
             let _timer = reading.timer();

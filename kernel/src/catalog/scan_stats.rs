@@ -47,22 +47,36 @@ struct Column {
 /// The statistics of a scan of `table` at `snapshot_id` (the current snapshot when `None`)
 /// that planned `tasks` (whole files, before any split) and gives `schema`'s columns.
 /// `exact_rows`: no predicate filters rows inside the files, so the row count is exact when no
-/// file has deletes. Also returns how many data files the snapshot has (so how many the
-/// planning pruned). Unknown (not an error) when the manifests cannot be read.
+/// file has deletes. Unknown (not an error) when the manifests cannot be read.
 pub async fn scan_statistics(
     table: &Table,
     snapshot_id: Option<i64>,
     tasks: &[FileScanTask],
     schema: &SchemaRef,
     exact_rows: bool,
-) -> (Statistics, Option<usize>) {
+) -> ScanFacts {
     match collect(table, snapshot_id, tasks, schema, exact_rows).await {
-        Ok((s, n)) => (s, Some(n)),
+        Ok(f) => f,
         Err(e) => {
             log::debug!("no statistics for {}: {e}", table.identifier());
-            (Statistics::new_unknown(schema), None)
+            ScanFacts {
+                statistics: Statistics::new_unknown(schema),
+                files_in_snapshot: None,
+                identity_column_missing: true,
+            }
         }
     }
+}
+
+/// What the manifests say of a scan's files.
+pub struct ScanFacts {
+    pub statistics: Statistics,
+    /// The live data files of the snapshot (so how many the planning pruned).
+    pub files_in_snapshot: Option<usize>,
+    /// Some planned file may not store an identity partition column (a file added from
+    /// another table format): its values must come from the partition tuple, which only
+    /// iceberg's reader fills in. True when unknown.
+    pub identity_column_missing: bool,
 }
 
 async fn collect(
@@ -71,7 +85,7 @@ async fn collect(
     tasks: &[FileScanTask],
     schema: &SchemaRef,
     exact_rows: bool,
-) -> iceberg::Result<(Statistics, usize)> {
+) -> iceberg::Result<ScanFacts> {
     let meta = table.metadata();
     let snapshot = match snapshot_id {
         Some(id) => meta.snapshot_by_id(id),
@@ -79,7 +93,11 @@ async fn collect(
     };
     let Some(snapshot) = snapshot else {
         // No snapshot: the table has no rows.
-        return Ok((empty(schema), 0));
+        return Ok(ScanFacts {
+            statistics: empty(schema),
+            files_in_snapshot: Some(0),
+            identity_column_missing: false,
+        });
     };
     let iceberg_schema = snapshot.schema(meta)?;
     // The Iceberg field id of each output column (by its field-id metadata, else its name).
@@ -97,6 +115,7 @@ async fn collect(
     let has_deletes = tasks.iter().any(|t| !t.deletes.is_empty());
     let mut rows: u64 = 0;
     let mut alive = 0usize;
+    let mut identity_column_missing = false;
     let mut seen: HashSet<String> = HashSet::new();
     let mut columns: Vec<Column> = vec![
         Column {
@@ -113,6 +132,14 @@ async fn collect(
             continue;
         }
         let m = manifest(table, mf).await?;
+        let identity: Vec<i32> = m
+            .metadata()
+            .partition_spec
+            .fields()
+            .iter()
+            .filter(|f| f.transform == iceberg::spec::Transform::Identity)
+            .map(|f| f.source_id)
+            .collect();
         for entry in m.entries() {
             if !entry.is_alive() {
                 continue;
@@ -123,6 +150,9 @@ async fn collect(
                 continue;
             }
             rows += file.record_count();
+            identity_column_missing |= identity.iter().any(|id| {
+                !file.value_counts().contains_key(id) && !file.column_sizes().contains_key(id)
+            });
             for ((c, id), field) in columns.iter_mut().zip(&ids).zip(schema.fields()) {
                 let Some(id) = id else {
                     c.known = false;
@@ -176,7 +206,11 @@ async fn collect(
         total_byte_size: total.map_or(Precision::Absent, Precision::Inexact),
         column_statistics,
     };
-    Ok((statistics, alive))
+    Ok(ScanFacts {
+        statistics,
+        files_in_snapshot: Some(alive),
+        identity_column_missing,
+    })
 }
 
 /// A scan of no rows.

@@ -116,7 +116,8 @@ impl SqlEngine {
             .with_batch_size(batch_rows(settings.limits.pool_size()))
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
-            .with_create_default_catalog_and_schema(false);
+            .with_create_default_catalog_and_schema(false)
+            .with_option_extension(catalog::options::LakehouseOptions::default());
         // Memory pool, spilling and target partitions from the limits (crate::limits).
         let (config, runtime) = settings
             .limits

@@ -181,11 +181,18 @@ impl SqlEngine {
                     Some(d) => Some(Statement::SetDialect(
                         d.map_err(|m| CellError::new(ErrorKind::Setting, m))?,
                     )),
-                    None => {
-                        let (key, value) = display_setting(&piece.text)
-                            .map_err(|m| CellError::new(ErrorKind::Setting, m))?;
-                        Some(Statement::SetDisplay { key, value })
-                    }
+                    None => match session_option(&piece.text) {
+                        // Checked here, stored by DataFusion's SET (a config extension).
+                        Some(checked) => {
+                            checked.map_err(|m| CellError::new(ErrorKind::Setting, m))?;
+                            None
+                        }
+                        None => {
+                            let (key, value) = display_setting(&piece.text)
+                                .map_err(|m| CellError::new(ErrorKind::Setting, m))?;
+                            Some(Statement::SetDisplay { key, value })
+                        }
+                    },
                 },
                 _ => match params::parse_set(&piece.text) {
                     Some(set) => {
@@ -397,6 +404,27 @@ fn dialect_setting(text: &str) -> Option<Result<crate::settings::Dialect, String
     )
 }
 
+/// `SET lakehouse.iceberg_reader = 'datafusion' | 'iceberg'` (`catalog::options`): whether
+/// the value is one it takes; None for the other `lakehouse.` settings.
+fn session_option(text: &str) -> Option<Result<(), String>> {
+    let rest = text.trim()[3..].trim_start();
+    let (name, value) = rest.split_once(['=', ' ']).unwrap_or((rest, ""));
+    if !name.trim().eq_ignore_ascii_case("lakehouse.iceberg_reader") {
+        return None;
+    }
+    let value = value
+        .trim()
+        .trim_start_matches('=')
+        .trim()
+        .trim_matches('\'');
+    Some(match value.to_ascii_lowercase().as_str() {
+        "datafusion" | "iceberg" => Ok(()),
+        _ => Err(format!(
+            "lakehouse.iceberg_reader is '{value}'; set it to 'datafusion' or 'iceberg'"
+        )),
+    })
+}
+
 fn display_setting(text: &str) -> Result<(&'static str, usize), String> {
     let t = text.trim();
     let rest = t[3..].trim_start();
@@ -414,7 +442,7 @@ fn display_setting(text: &str) -> Result<(&'static str, usize), String> {
             .map(|k| format!("lakehouse.{k}"))
             .collect();
         return Err(format!(
-            "unknown setting lakehouse.{key}; settings changeable in a session: {}",
+            "unknown setting lakehouse.{key}; settings changeable in a session: {}, lakehouse.dialect, lakehouse.iceberg_reader",
             known.join(", ")
         ));
     };
