@@ -324,6 +324,13 @@ settings! {
         default: "`spark`",
         meaning: "`spark`: Spark's answers where the engines differ (`/`, arrays from 0, `concat` with NULL, Java date patterns, Spark's functions); `datafusion`: DataFusion's. `SET lakehouse.dialect = 'datafusion'` switches a session; see [Spark SQL](#spark-sql-in-ported-notebooks)",
     },
+    /// Which reader reads Iceberg data files.
+    IcebergReader {
+        env: "LAKEHOUSE_ICEBERG_READER",
+        key: iceberg_reader as String,
+        default: "`datafusion`",
+        meaning: "`datafusion`: DataFusion's Parquet reader (row-group and page-index pruning, filters while decoding); `iceberg`: iceberg-rust's reader (files with delete files always use it). `SET lakehouse.iceberg_reader = 'iceberg'` switches a session",
+    },
     /// Turns off the COUNT(DISTINCT) optimizer rules.
     NoDistinctRewrite {
         env: "LAKEHOUSE_NO_DISTINCT_REWRITE",

@@ -146,6 +146,9 @@ pub struct Settings {
     pub no_distinct_rewrite: bool,
     /// Whose semantics SQL cells get where Spark and DataFusion differ.
     pub dialect: Dialect,
+    /// The reader of Iceberg data files a session starts with (`LAKEHOUSE_ICEBERG_READER`:
+    /// `datafusion` or `iceberg`; `SET lakehouse.iceberg_reader` changes it).
+    pub iceberg_reader: String,
     /// SQL may name files outside the warehouse and the notebook's folder
     /// (`LAKEHOUSE_EXTERNAL_ACCESS`; on unless an admin turns it off).
     pub external_access: bool,
@@ -344,6 +347,21 @@ impl Settings {
             })?,
             None => Dialect::Spark,
         };
+        let iceberg_reader = match var(Id::IcebergReader).or(file.iceberg_reader.take()) {
+            Some(v)
+                if ["datafusion", "iceberg"].contains(&v.trim().to_ascii_lowercase().as_str()) =>
+            {
+                v.trim().to_ascii_lowercase()
+            }
+            Some(v) => {
+                return Err(ConfigError::BadValue {
+                    var: Id::IcebergReader.env(),
+                    value: v,
+                    expected: "datafusion or iceberg",
+                })
+            }
+            None => "datafusion".to_string(),
+        };
         let external_access = match var(Id::ExternalAccess) {
             Some(v) => parse_bool(Id::ExternalAccess.env(), &v)?,
             None => file.external_access.unwrap_or(true),
@@ -362,6 +380,7 @@ impl Settings {
             rust_cache,
             no_distinct_rewrite,
             dialect,
+            iceberg_reader,
             external_access,
         })
     }
@@ -451,6 +470,7 @@ impl Settings {
             Id::RustCache => Some(self.rust_cache.display().to_string()),
             Id::NoDistinctRewrite => Some(self.no_distinct_rewrite.to_string()),
             Id::Dialect => Some(self.dialect.name().to_string()),
+            Id::IcebergReader => Some(self.iceberg_reader.clone()),
             Id::ExternalAccess => Some(self.external_access.to_string()),
         }
     }

@@ -117,7 +117,9 @@ impl SqlEngine {
             .with_information_schema(true)
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
             .with_create_default_catalog_and_schema(false)
-            .with_option_extension(catalog::options::LakehouseOptions::default());
+            .with_option_extension(catalog::options::LakehouseOptions {
+                iceberg_reader: settings.iceberg_reader.clone(),
+            });
         // Memory pool, spilling and target partitions from the limits (crate::limits).
         let (config, runtime) = settings
             .limits
