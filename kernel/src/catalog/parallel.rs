@@ -315,6 +315,7 @@ fn datafusion_exec(
         groups,
         predicate,
         scan.limit(),
+        &state.config_options().execution.parquet,
     )
 }
 

@@ -49,7 +49,7 @@ use iceberg::scan::FileScanTask;
 /// A scan of `groups` (one partition each) with DataFusion's Parquet reader: the columns
 /// `projection` of `table_schema` (the snapshot's Arrow schema, with field ids), rows
 /// filtered by `predicate` (over `table_schema`) where DataFusion can, at most `limit` rows
-/// per partition.
+/// per partition, with the session's Parquet `options`.
 pub fn parquet_exec(
     file_io: &FileIO,
     table_schema: SchemaRef,
@@ -57,14 +57,19 @@ pub fn parquet_exec(
     groups: &[Vec<FileScanTask>],
     predicate: Option<Arc<dyn PhysicalExpr>>,
     limit: Option<usize>,
+    options: &datafusion::config::ParquetOptions,
 ) -> DFResult<Arc<dyn ExecutionPlan>> {
+    // The session's Parquet options (`datafusion.execution.parquet.*`), as a Parquet table of
+    // the same session reads with.
+    let options = datafusion::config::TableParquetOptions {
+        global: options.clone(),
+        ..Default::default()
+    };
     let mut source = ParquetSource::new(table_schema)
+        .with_table_parquet_options(options)
         .with_parquet_file_reader_factory(Arc::new(FileIoReaderFactory {
             file_io: file_io.clone(),
-        }))
-        .with_pushdown_filters(true)
-        .with_reorder_filters(true)
-        .with_enable_page_index(true);
+        }));
     if let Some(p) = predicate {
         source = source.with_predicate(p);
     }
