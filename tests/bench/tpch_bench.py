@@ -15,6 +15,7 @@ and tpchgen-cli are pinned in tests/requirements.txt):
    with its validation parameters), interleaved: for each run, for each query, each engine in
    turn, so a busy moment of the machine falls on all alike:
      iceberg  the kernel on the Iceberg tables (LAKEHOUSE_DEFAULT_SCHEMA=tpch)
+     ice-rs   the same with iceberg-rust's reader (--iceberg-rs only)
      parquet  the kernel on the same Parquet files as external tables
      duckdb   DuckDB on views over read_parquet() of the files
      dfpy     datafusion-python on the files (register_parquet)
@@ -273,6 +274,11 @@ def main() -> int:
     ap.add_argument("--cpu-limit", default="2")
     ap.add_argument("--work", type=Path, help="data and catalog folder (default ~/.cache/lakehouse/bench/tpch-sf<SF>)")
     ap.add_argument("--queries", help="comma-separated query numbers (default all 22)")
+    ap.add_argument("--codec", help="write.parquet.compression-codec of the Iceberg tables (default: the "
+                    "kernel's, zstd; tpchgen-cli's Parquet files are snappy). Tables already loaded keep theirs: "
+                    "use another --work")
+    ap.add_argument("--iceberg-rs", action="store_true",
+                    help="also run the kernel on Iceberg with iceberg-rust's reader (LAKEHOUSE_ICEBERG_READER=iceberg)")
     args = ap.parse_args()
     work = args.work or Path.home() / ".cache" / "lakehouse" / "bench" / f"tpch-sf{args.sf:g}"
     data = work / "parquet"
@@ -303,7 +309,8 @@ def main() -> int:
         for t in missing:
             t0 = time.perf_counter()
             loader.ok(f"CREATE EXTERNAL TABLE ext_{t} STORED AS PARQUET LOCATION '{data}/{t}.parquet'")
-            loader.ok(f"CREATE TABLE IF NOT EXISTS tpch.{t} AS SELECT * FROM ext_{t}")
+            props = f" TBLPROPERTIES ('write.parquet.compression-codec' = '{args.codec}')" if args.codec else ""
+            loader.ok(f"CREATE TABLE IF NOT EXISTS tpch.{t}{props} AS SELECT * FROM ext_{t}")
             print(f"loaded tpch.{t} into Iceberg in {time.perf_counter() - t0:.1f} s")
     finally:
         loader.close()
@@ -314,6 +321,9 @@ def main() -> int:
     # 2. The engines, interleaved.
     engines = {
         "iceberg": KernelEngine({**env, "LAKEHOUSE_DEFAULT_SCHEMA": "tpch"}, []),
+        **({"ice-rs": KernelEngine({**env, "LAKEHOUSE_DEFAULT_SCHEMA": "tpch",
+                                     "LAKEHOUSE_ICEBERG_READER": "iceberg"}, [])}
+           if args.iceberg_rs else {}),
         "parquet": KernelEngine(env, external),
         "duckdb": Peer("duckdb", threads, data),
         "dfpy": Peer("datafusion", threads, data),
@@ -336,7 +346,7 @@ def main() -> int:
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
         peaks = {name: status_bytes(eng.pid, "VmHWM") for name, eng in engines.items()}
         selective = {}
-        for name in ("iceberg", "parquet", "duckdb"):
+        for name in [e for e in ("iceberg", "ice-rs", "parquet", "duckdb") if e in engines]:
             before = rchar(engines[name].pid)
             engines[name].run(SELECTIVE)
             selective[name] = rchar(engines[name].pid) - before
@@ -364,7 +374,8 @@ def main() -> int:
     print(f"sum " + " ".join(f"{sums[e]:9.3f}" for e in names)
           + f" {sums['iceberg'] / sums['parquet']:7.2f} {sums['iceberg'] / sums['duckdb']:8.2f}"
           + f"  (over the {len(complete)} queries every engine ran)")
-    print("peak RSS " + ", ".join(f"{e} {peaks[e] / 2**20:.0f} MiB" for e in names))
+    print("peak RSS " + ", ".join(f"{e} {peaks[e] / 2**20:.0f} MiB" for e in names)
+          + f"; iceberg/parquet {peaks['iceberg'] / peaks['parquet']:.2f}")
     print("selective query bytes read (rchar): "
           + ", ".join(f"{e} {selective[e] / 2**20:.1f} MiB" for e in selective))
     for e in names:

@@ -18,17 +18,23 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::catalog::Session;
 use datafusion::common::{Constraints, Statistics};
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::{TableProvider, TableType};
 use datafusion::error::{DataFusionError, Result as DFResult};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown};
 use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::filter_pushdown::{
+    ChildPushdownResult, FilterDescription, FilterPushdownPhase, FilterPushdownPropagation,
+};
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::ExecutionPlanProperties;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
@@ -150,6 +156,7 @@ impl TableProvider for ParallelTable {
 }
 
 /// An Iceberg scan whose files are split over several partitions.
+#[derive(Clone)]
 pub struct SplitScan {
     table: Table,
     /// The inner scan's description (projection, predicate), for EXPLAIN.
@@ -163,8 +170,8 @@ pub struct SplitScan {
     /// EXPLAIN ANALYZE's figures: planning time and files (partition 0), and per partition the
     /// file ranges and bytes planned, the time spent fetching and decoding, the rows out.
     metrics: ExecutionPlanMetricsSet,
-    /// DataFusion's Parquet reader over the same groups, one partition per group; `None`:
-    /// iceberg's reader.
+    /// DataFusion's Parquet reader over the same groups, one partition per group (the plan's
+    /// child); `None`: iceberg's reader.
     reader: Option<Arc<dyn ExecutionPlan>>,
 }
 
@@ -412,32 +419,49 @@ impl ExecutionPlan for SplitScan {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        // DataFusion's reader is a child, so EXPLAIN ANALYZE shows its pruning and the
+        // filters of joins (dynamic filters) reach it.
+        self.reader.iter().collect()
     }
 
     fn with_new_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        if self.reader.is_none() {
+            return Ok(self);
+        }
+        let mut scan = self.as_ref().clone();
+        scan.reader = children.into_iter().next();
+        Ok(Arc::new(scan))
+    }
+
+    fn benefits_from_input_partitioning(&self) -> Vec<bool> {
+        // The reader's partitions are this scan's: no repartitioning between them.
+        vec![false; self.children().len()]
+    }
+
+    fn gather_filters_for_pushdown(
+        &self,
+        _phase: FilterPushdownPhase,
+        parent_filters: Vec<Arc<dyn PhysicalExpr>>,
+        _config: &ConfigOptions,
+    ) -> DFResult<FilterDescription> {
+        // The reader gives this scan's columns in this scan's order: filters pass unchanged.
+        FilterDescription::from_children(parent_filters, &self.children())
+    }
+
+    fn handle_child_pushdown_result(
+        &self,
+        _phase: FilterPushdownPhase,
+        child_pushdown_result: ChildPushdownResult,
+        _config: &ConfigOptions,
+    ) -> DFResult<FilterPushdownPropagation<Arc<dyn ExecutionPlan>>> {
+        Ok(FilterPushdownPropagation::if_all(child_pushdown_result))
     }
 
     fn metrics(&self) -> Option<MetricsSet> {
-        let mut metrics = self.metrics.clone_inner();
-        // The Parquet reader's pruning and I/O figures, on this scan's line: the reader is not
-        // a child, so no optimizer rule can repartition what the scan's partitions map to.
-        if let Some(reader) = self.reader.as_ref().and_then(|r| r.metrics()) {
-            for m in reader.iter() {
-                if m.value().name() != "output_rows"
-                    && m.value().name() != "elapsed_compute"
-                    && m.value().name() != "output_bytes"
-                    && m.value().name() != "output_batches"
-                {
-                    metrics.push(m.clone());
-                }
-            }
-        }
-        Some(metrics)
+        Some(self.metrics.clone_inner())
     }
 
     fn partition_statistics(&self, partition: Option<usize>) -> DFResult<Statistics> {
@@ -471,6 +495,14 @@ impl ExecutionPlan for SplitScan {
         let mut inner: futures::stream::BoxStream<'static, DFResult<RecordBatch>> =
             match &self.reader {
                 Some(reader) => {
+                    let theirs = reader.output_partitioning().partition_count();
+                    if theirs != self.partitions() {
+                        return Err(DataFusionError::Internal(format!(
+                            "the Parquet reader of {} has {theirs} partitions, the scan {}",
+                            self.table.identifier(),
+                            self.partitions()
+                        )));
+                    }
                     // The same columns as the scan declares, under its schema (the field
                     // metadata of the two conversions may differ).
                     let out = schema.clone();

@@ -271,3 +271,79 @@ pub fn table_arrow_schema(schema: &iceberg::spec::Schema) -> DFResult<SchemaRef>
         .map_err(iceberg_datafusion::to_datafusion_error)?;
     Ok(Arc::new(s))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use datafusion::arrow::datatypes::{DataType, Field};
+
+    use super::*;
+
+    fn field(name: &str, ty: DataType, id: Option<i32>) -> Field {
+        let f = Field::new(name, ty, true);
+        match id {
+            Some(id) => f.with_metadata(HashMap::from([(
+                PARQUET_FIELD_ID_META_KEY.to_string(),
+                id.to_string(),
+            )])),
+            None => f,
+        }
+    }
+
+    fn rewrite(adapter: &Arc<dyn PhysicalExprAdapter>, name: &str, index: usize) -> String {
+        adapter
+            .rewrite(Arc::new(Column::new(name, index)))
+            .unwrap()
+            .to_string()
+    }
+
+    #[test]
+    fn columns_are_matched_by_field_id_promoted_and_filled() {
+        // The table now: id (1, promoted to BIGINT), label (2, was `name`), extra (3, added).
+        let logical = Arc::new(Schema::new(vec![
+            field("id", DataType::Int64, Some(1)),
+            field("label", DataType::Utf8, Some(2)),
+            field("extra", DataType::Int64, Some(3)),
+        ]));
+        // An old file: `name` first, then id as INT, and a column since dropped (4).
+        let physical = Arc::new(Schema::new(vec![
+            field("name", DataType::Utf8, Some(2)),
+            field("gone", DataType::Utf8, Some(4)),
+            field("id", DataType::Int32, Some(1)),
+        ]));
+        let adapter = FieldIdAdapterFactory
+            .create(logical.clone(), physical)
+            .unwrap();
+        assert_eq!(rewrite(&adapter, "label", 1), "name@0");
+        assert_eq!(rewrite(&adapter, "id", 0), "CAST(id@2 AS Int64)");
+        assert_eq!(rewrite(&adapter, "extra", 2), "NULL");
+
+        // A swap of names: each column still reads its own field.
+        let swapped = Arc::new(Schema::new(vec![
+            field("label", DataType::Utf8, Some(1)),
+            field("id", DataType::Utf8, Some(2)),
+        ]));
+        let logical = Arc::new(Schema::new(vec![
+            field("id", DataType::Utf8, Some(1)),
+            field("label", DataType::Utf8, Some(2)),
+        ]));
+        let adapter = FieldIdAdapterFactory.create(logical, swapped).unwrap();
+        assert_eq!(rewrite(&adapter, "id", 0), "label@0");
+        assert_eq!(rewrite(&adapter, "label", 1), "id@1");
+    }
+
+    #[test]
+    fn files_without_field_ids_are_matched_by_name() {
+        let logical = Arc::new(Schema::new(vec![
+            field("a", DataType::Int64, Some(1)),
+            field("b", DataType::Utf8, Some(2)),
+        ]));
+        let physical = Arc::new(Schema::new(vec![
+            field("b", DataType::Utf8, None),
+            field("a", DataType::Int64, None),
+        ]));
+        let adapter = FieldIdAdapterFactory.create(logical, physical).unwrap();
+        assert_eq!(rewrite(&adapter, "a", 0), "a@1");
+    }
+}
