@@ -224,6 +224,8 @@ def main() -> int:
     ap.add_argument("--work", help="reuse this folder's catalog (skips generating when the table is there)")
     ap.add_argument("--dialect", choices=["spark", "datafusion"], default="spark",
                     help="the kernel's SQL dialect (LAKEHOUSE_DIALECT), to compare the Spark dialect's cost")
+    ap.add_argument("--iceberg-reader", choices=["datafusion", "iceberg"], default="datafusion",
+                    help="the reader of the table's data files (LAKEHOUSE_ICEBERG_READER), to compare")
     ap.add_argument("--no-distinct-rewrite", action="store_true",
                     help="turn off the kernel's COUNT(DISTINCT) rewrites (LAKEHOUSE_NO_DISTINCT_REWRITE), to compare")
     args = ap.parse_args()
@@ -259,7 +261,8 @@ def main() -> int:
 
     # 2. The kernel.
     env["LAKEHOUSE_DIALECT"] = args.dialect
-    print(f"the kernel's dialect: {args.dialect}")
+    env["LAKEHOUSE_ICEBERG_READER"] = args.iceberg_reader
+    print(f"the kernel's dialect: {args.dialect}; Iceberg reader: {args.iceberg_reader}")
     if args.no_distinct_rewrite:
         env["LAKEHOUSE_NO_DISTINCT_REWRITE"] = "1"
         print("the kernel's COUNT(DISTINCT) rewrites are off")
