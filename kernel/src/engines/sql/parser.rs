@@ -388,16 +388,10 @@ impl SqlEngine {
 /// `SET lakehouse.dialect = 'spark'`: the dialect, or why the value is not one; None for the
 /// other `lakehouse.` settings.
 fn dialect_setting(text: &str) -> Option<Result<crate::settings::Dialect, String>> {
-    let rest = text.trim()[3..].trim_start();
-    let (name, value) = rest.split_once(['=', ' ']).unwrap_or((rest, ""));
-    if !name.trim().eq_ignore_ascii_case("lakehouse.dialect") {
+    let (name, value) = set_name_value(text);
+    if name != "lakehouse.dialect" {
         return None;
     }
-    let value = value
-        .trim()
-        .trim_start_matches('=')
-        .trim()
-        .trim_matches('\'');
     Some(
         crate::settings::Dialect::parse(value)
             .ok_or_else(|| format!("lakehouse.dialect is 'spark' or 'datafusion', not '{value}'")),
@@ -407,16 +401,10 @@ fn dialect_setting(text: &str) -> Option<Result<crate::settings::Dialect, String
 /// `SET lakehouse.iceberg_reader = 'datafusion' | 'iceberg'` (`catalog::options`): whether
 /// the value is one it takes; None for the other `lakehouse.` settings.
 fn session_option(text: &str) -> Option<Result<(), String>> {
-    let rest = text.trim()[3..].trim_start();
-    let (name, value) = rest.split_once(['=', ' ']).unwrap_or((rest, ""));
-    if !name.trim().eq_ignore_ascii_case("lakehouse.iceberg_reader") {
+    let (name, value) = set_name_value(text);
+    if name != "lakehouse.iceberg_reader" {
         return None;
     }
-    let value = value
-        .trim()
-        .trim_start_matches('=')
-        .trim()
-        .trim_matches('\'');
     Some(match value.to_ascii_lowercase().as_str() {
         "datafusion" | "iceberg" => Ok(()),
         _ => Err(format!(
@@ -425,17 +413,21 @@ fn session_option(text: &str) -> Option<Result<(), String>> {
     })
 }
 
-fn display_setting(text: &str) -> Result<(&'static str, usize), String> {
-    let t = text.trim();
-    let rest = t[3..].trim_start();
+/// The lower-cased name and the unquoted value of `SET name [=] value`.
+fn set_name_value(text: &str) -> (String, &str) {
+    let rest = text.trim()[3..].trim_start();
     let (name, value) = rest.split_once(['=', ' ']).unwrap_or((rest, ""));
-    let name = name.trim().to_ascii_lowercase();
-    let key = name.strip_prefix("lakehouse.").unwrap_or(&name);
     let value = value
         .trim()
         .trim_start_matches('=')
         .trim()
         .trim_matches('\'');
+    (name.trim().to_ascii_lowercase(), value)
+}
+
+fn display_setting(text: &str) -> Result<(&'static str, usize), String> {
+    let (name, value) = set_name_value(text);
+    let key = name.strip_prefix("lakehouse.").unwrap_or(&name);
     let Some(key) = DISPLAY_SETTINGS.iter().copied().find(|k| *k == key) else {
         let known: Vec<String> = DISPLAY_SETTINGS
             .iter()
