@@ -169,6 +169,10 @@ class Kernel:
             t, c = msg["msg_type"], msg["content"]
             if t == "status" and c["execution_state"] == "idle":
                 break
+            # The live status line ("Running 1.2 s · 182,172 rows read") is a display with a
+            # display_id, updated in place: not a result (its counts are not the result's rows).
+            if t == "display_data" and c.get("transient", {}).get("display_id"):
+                continue
             if t in ("execute_result", "display_data"):
                 parts.append(c["data"].get("text/plain", ""))
             elif t == "stream":
