@@ -1,4 +1,4 @@
-//! ALTER TABLE (ADD / RENAME / DROP COLUMN, SET TBLPROPERTIES) and DROP TABLE … PURGE: the statement is read
+//! ALTER TABLE (ADD / RENAME / DROP COLUMN, SET / UNSET TBLPROPERTIES) and DROP TABLE … PURGE: the statement is read
 //! here, the change is made by [`crate::lakehouse`]'s operations.
 
 use datafusion::common::TableReference;
@@ -99,6 +99,24 @@ pub(super) async fn alter(
 ) -> Result<(), CellError> {
     let fail = |e| errors::from_datafusion(e, cell, piece, &engine.catalog);
     let lake = |e| cell_error(engine, &fail, e);
+    if let Some((name, keys)) = unset_tbl_properties(&piece.text)? {
+        let target = target(engine, &object_ref(&name))?;
+        let base = target.load().await.map_err(lake)?;
+        let n = lakehouse::set_properties(&target, base, Default::default(), keys)
+            .await
+            .map_err(lake)?;
+        engine.refresh_after_ddl().await;
+        let table = &target.name;
+        let _ = out.send(Output::Message(if n == 0 {
+            format!("Table {table} unchanged")
+        } else {
+            format!(
+                "Altered table {table}: removed {n} table propert{}",
+                if n == 1 { "y" } else { "ies" }
+            )
+        }));
+        return Ok(());
+    }
     let sql::Statement::AlterTable(a) = sql_statement(engine, cell, piece)? else {
         return Err(CellError::new(ErrorKind::Syntax, "expected ALTER TABLE"));
     };
@@ -157,7 +175,7 @@ pub(super) async fn alter(
             other => {
                 return Err(CellError::new(
                     ErrorKind::NotSupported,
-                    format!("ALTER TABLE … {other} is not supported; supported: ADD COLUMN c TYPE, RENAME COLUMN a TO b, DROP COLUMN c, SET TBLPROPERTIES ('k' = 'v')"),
+                    format!("ALTER TABLE … {other} is not supported; supported: ADD COLUMN c TYPE, RENAME COLUMN a TO b, DROP COLUMN c, SET TBLPROPERTIES ('k' = 'v'), UNSET TBLPROPERTIES ('k')"),
                 ))
             }
         }
@@ -175,6 +193,52 @@ pub(super) async fn alter(
         format!("Altered table {name}: {}", done.join(", "))
     }));
     Ok(())
+}
+
+/// Spark's `ALTER TABLE t UNSET TBLPROPERTIES [IF EXISTS] ('k', …)`, which sqlparser 0.61 does
+/// not parse: the table and the keys, or None for any other ALTER TABLE. A key the table lacks
+/// is skipped (as Spark does for Iceberg tables).
+fn unset_tbl_properties(text: &str) -> Result<Option<(sql::ObjectName, Vec<String>)>, CellError> {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::keywords::Keyword;
+    use datafusion::sql::sqlparser::parser::Parser;
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let syntax = |e: datafusion::sql::sqlparser::parser::ParserError| {
+        CellError::new(
+            ErrorKind::Syntax,
+            format!("{e}; write ALTER TABLE t UNSET TBLPROPERTIES ('key', ...)"),
+        )
+    };
+    let dialect = GenericDialect {};
+    let Ok(mut p) = Parser::new(&dialect).try_with_sql(text) else {
+        return Ok(None);
+    };
+    if !p.parse_keywords(&[Keyword::ALTER, Keyword::TABLE]) {
+        return Ok(None);
+    }
+    let Ok(name) = p.parse_object_name(false) else {
+        return Ok(None);
+    };
+    if !p.parse_keywords(&[Keyword::UNSET, Keyword::TBLPROPERTIES]) {
+        return Ok(None);
+    }
+    let _ = p.parse_keywords(&[Keyword::IF, Keyword::EXISTS]);
+    p.expect_token(&Token::LParen).map_err(syntax)?;
+    let keys = p
+        .parse_comma_separated(|p| p.parse_literal_string())
+        .map_err(syntax)?;
+    p.expect_token(&Token::RParen).map_err(syntax)?;
+    let _ = p.consume_token(&Token::SemiColon);
+    if p.peek_token().token != Token::EOF {
+        return Err(CellError::new(
+            ErrorKind::Syntax,
+            format!(
+                "unexpected {} after UNSET TBLPROPERTIES (…)",
+                p.peek_token().token
+            ),
+        ));
+    }
+    Ok(Some((name, keys)))
 }
 
 /// The properties of `SET TBLPROPERTIES ('k' = 'v', …)` when that is the statement's only
