@@ -219,8 +219,11 @@ def test_nessie_down_at_start_then_back(tmp_path: Path, lakehouse_env: dict[str,
 
 
 def cell(run, row: int = 0, col: int = 0) -> str:
-    """One value of the last result table's text/plain (row 0 is the first data row)."""
-    lines = plain(run).split("\n")
+    """One value of the last result table's text/plain (row 0 is the first data row). A slow
+    statement's progress line is a display of its own before the table: only the table is read."""
+    tables = [r.get("text/plain", "") for r in run.results if "\n|" in r.get("text/plain", "")]
+    assert tables, f"no table in {plain(run)[:3000]}"
+    lines = tables[-1].split("\n")
     return [c.strip() for c in lines[3 + row].strip("|").split("|")][col]
 
 

@@ -17,6 +17,9 @@ use iceberg::scan::FileScanTask;
 use iceberg::spec::{Datum, Manifest, ManifestContentType, ManifestFile, PrimitiveLiteral};
 use iceberg::table::Table;
 
+/// Manifests read at once.
+const MANIFEST_READS: usize = 16;
+
 /// Manifests read so far, by path (at most this many kept).
 const CACHED_MANIFESTS: u64 = 1024;
 
@@ -127,11 +130,20 @@ async fn collect(
         schema.fields().len()
     ];
     let list = table.manifest_list_reader(snapshot).load().await?;
-    for mf in list.entries() {
-        if mf.content != ManifestContentType::Data {
-            continue;
-        }
-        let m = manifest(table, mf).await?;
+    // Read concurrently: on S3 each manifest is a round trip, and a table appended to often
+    // has one manifest per append.
+    let files: Vec<ManifestFile> = list
+        .entries()
+        .iter()
+        .filter(|mf| mf.content == ManifestContentType::Data)
+        .cloned()
+        .collect();
+    let mut manifests: Vec<Arc<Manifest>> = Vec::with_capacity(files.len());
+    for chunk in files.chunks(MANIFEST_READS) {
+        let read = chunk.iter().map(|mf| manifest(table, mf));
+        manifests.extend(futures::future::try_join_all(read).await?);
+    }
+    for m in manifests {
         let identity: Vec<i32> = m
             .metadata()
             .partition_spec
