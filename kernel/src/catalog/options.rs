@@ -1,9 +1,11 @@
-//! The kernel's own session options, set per session with `SET lakehouse.<name> = …` and
-//! shown by `SHOW ALL` (a DataFusion config extension, so `SET` needs nothing of ours).
+//! The kernel's own session options, set per session with `SET lakehouse.<name> = …` (a
+//! DataFusion config extension, so DataFusion's `SET` stores them).
 
 use datafusion::common::extensions_options;
 use datafusion::config::{ConfigExtension, ConfigOptions};
 use datafusion::error::{DataFusionError, Result};
+
+pub use crate::settings::IcebergReader as Reader;
 
 extensions_options! {
     /// `lakehouse.*` session options.
@@ -19,24 +21,16 @@ impl ConfigExtension for LakehouseOptions {
     const PREFIX: &'static str = "lakehouse";
 }
 
-/// The reader of `lakehouse.iceberg_reader`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reader {
-    DataFusion,
-    Iceberg,
-}
-
 /// The reader the session's options choose (DataFusion's when the extension is not
 /// registered, as in a bare `SessionContext`).
 pub fn iceberg_reader(options: &ConfigOptions) -> Result<Reader> {
     let Some(o) = options.extensions.get::<LakehouseOptions>() else {
         return Ok(Reader::DataFusion);
     };
-    match o.iceberg_reader.trim().to_ascii_lowercase().as_str() {
-        "datafusion" => Ok(Reader::DataFusion),
-        "iceberg" => Ok(Reader::Iceberg),
-        other => Err(DataFusionError::Configuration(format!(
-            "lakehouse.iceberg_reader is '{other}'; set it to 'datafusion' or 'iceberg', e.g. SET lakehouse.iceberg_reader = 'iceberg'"
-        ))),
-    }
+    Reader::parse(&o.iceberg_reader).ok_or_else(|| {
+        DataFusionError::Configuration(format!(
+            "lakehouse.iceberg_reader is '{}'; set it to 'datafusion' or 'iceberg', e.g. SET lakehouse.iceberg_reader = 'iceberg'",
+            o.iceberg_reader.trim().to_ascii_lowercase()
+        ))
+    })
 }

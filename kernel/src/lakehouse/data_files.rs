@@ -172,12 +172,10 @@ async fn write_stream(
     );
     let builder = DataFileWriterBuilder::new(rolling);
     let spec = meta.default_partition_spec().clone();
-    let err =
-        |e: DataFusionError| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string());
     if spec.is_unpartitioned() {
         let mut writer = UnpartitionedWriter::new(builder);
         while let Some(batch) = stream.next().await {
-            writer.write(batch.map_err(err)?).await?;
+            writer.write(batch.map_err(to_iceberg)?).await?;
         }
         return writer.close().await;
     }
@@ -188,8 +186,7 @@ async fn write_stream(
         stream: &mut datafusion::execution::SendableRecordBatchStream,
     ) -> iceberg::Result<Vec<DataFile>> {
         while let Some(batch) = stream.next().await {
-            let batch = batch
-                .map_err(|e| iceberg::Error::new(iceberg::ErrorKind::Unexpected, e.to_string()))?;
+            let batch = batch.map_err(to_iceberg)?;
             for (key, rows) in splitter.split(&batch)? {
                 writer.write(key, rows).await?;
             }
@@ -312,6 +309,11 @@ fn find(plan: &Arc<dyn ExecutionPlan>, name: &str) -> Option<Arc<dyn ExecutionPl
 
 fn external(e: Error) -> DataFusionError {
     DataFusionError::External(Box::new(e))
+}
+
+/// A failure of the rows being written, as iceberg's writers return errors.
+fn to_iceberg(e: DataFusionError) -> Error {
+    Error::new(iceberg::ErrorKind::Unexpected, e.to_string())
 }
 
 /// Deletes files a failed statement wrote; failures are only logged (they are orphans, not

@@ -146,9 +146,9 @@ pub struct Settings {
     pub no_distinct_rewrite: bool,
     /// Whose semantics SQL cells get where Spark and DataFusion differ.
     pub dialect: Dialect,
-    /// The reader of Iceberg data files a session starts with (`LAKEHOUSE_ICEBERG_READER`:
-    /// `datafusion` or `iceberg`; `SET lakehouse.iceberg_reader` changes it).
-    pub iceberg_reader: String,
+    /// The reader of Iceberg data files a session starts with (`LAKEHOUSE_ICEBERG_READER`;
+    /// `SET lakehouse.iceberg_reader` changes it).
+    pub iceberg_reader: IcebergReader,
     /// SQL may name files outside the warehouse and the notebook's folder
     /// (`LAKEHOUSE_EXTERNAL_ACCESS`; on unless an admin turns it off).
     pub external_access: bool,
@@ -348,19 +348,12 @@ impl Settings {
             None => Dialect::Spark,
         };
         let iceberg_reader = match var(Id::IcebergReader).or(file.iceberg_reader.take()) {
-            Some(v)
-                if ["datafusion", "iceberg"].contains(&v.trim().to_ascii_lowercase().as_str()) =>
-            {
-                v.trim().to_ascii_lowercase()
-            }
-            Some(v) => {
-                return Err(ConfigError::BadValue {
-                    var: Id::IcebergReader.env(),
-                    value: v,
-                    expected: "datafusion or iceberg",
-                })
-            }
-            None => "datafusion".to_string(),
+            Some(v) => IcebergReader::parse(&v).ok_or(ConfigError::BadValue {
+                var: Id::IcebergReader.env(),
+                value: v,
+                expected: "datafusion or iceberg",
+            })?,
+            None => IcebergReader::DataFusion,
         };
         let external_access = match var(Id::ExternalAccess) {
             Some(v) => parse_bool(Id::ExternalAccess.env(), &v)?,
@@ -470,7 +463,7 @@ impl Settings {
             Id::RustCache => Some(self.rust_cache.display().to_string()),
             Id::NoDistinctRewrite => Some(self.no_distinct_rewrite.to_string()),
             Id::Dialect => Some(self.dialect.name().to_string()),
-            Id::IcebergReader => Some(self.iceberg_reader.clone()),
+            Id::IcebergReader => Some(self.iceberg_reader.name().to_string()),
             Id::ExternalAccess => Some(self.external_access.to_string()),
         }
     }
@@ -497,6 +490,36 @@ fn parse_count(var: &'static str, v: &str) -> Result<usize, ConfigError> {
             value: v.to_string(),
             expected: "a whole number greater than 0",
         })
+}
+
+/// Which reader reads Iceberg data files (`LAKEHOUSE_ICEBERG_READER`,
+/// `lakehouse.iceberg_reader`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcebergReader {
+    /// DataFusion's Parquet reader (files with delete files still get iceberg-rust's).
+    DataFusion,
+    /// iceberg-rust's reader for every file.
+    Iceberg,
+}
+
+impl IcebergReader {
+    /// The reader a value names (`datafusion` or `iceberg`, any case): the one place the names
+    /// are read, for the environment, the config file and `SET lakehouse.iceberg_reader`.
+    pub fn parse(value: &str) -> Option<IcebergReader> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "datafusion" => Some(IcebergReader::DataFusion),
+            "iceberg" => Some(IcebergReader::Iceberg),
+            _ => None,
+        }
+    }
+
+    /// The name [`IcebergReader::parse`] reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            IcebergReader::DataFusion => "datafusion",
+            IcebergReader::Iceberg => "iceberg",
+        }
+    }
 }
 
 /// Whose SQL semantics a session follows where Spark and DataFusion differ.

@@ -118,7 +118,7 @@ impl SqlEngine {
             .with_default_catalog_and_schema(CATALOG_NAME, &settings.default_schema)
             .with_create_default_catalog_and_schema(false)
             .with_option_extension(catalog::options::LakehouseOptions {
-                iceberg_reader: settings.iceberg_reader.clone(),
+                iceberg_reader: settings.iceberg_reader.name().to_string(),
             });
         // Memory pool, spilling and target partitions from the limits (crate::limits).
         let (config, runtime) = settings

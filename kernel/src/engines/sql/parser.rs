@@ -405,9 +405,9 @@ fn session_option(text: &str) -> Option<Result<(), String>> {
     if name != "lakehouse.iceberg_reader" {
         return None;
     }
-    Some(match value.to_ascii_lowercase().as_str() {
-        "datafusion" | "iceberg" => Ok(()),
-        _ => Err(format!(
+    Some(match crate::settings::IcebergReader::parse(value) {
+        Some(_) => Ok(()),
+        None => Err(format!(
             "lakehouse.iceberg_reader is '{value}'; set it to 'datafusion' or 'iceberg'"
         )),
     })

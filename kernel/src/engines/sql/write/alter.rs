@@ -106,15 +106,11 @@ pub(super) async fn alter(
             .await
             .map_err(lake)?;
         engine.refresh_after_ddl().await;
-        let table = &target.name;
-        let _ = out.send(Output::Message(if n == 0 {
-            format!("Table {table} unchanged")
-        } else {
-            format!(
-                "Altered table {table}: removed {n} table propert{}",
-                if n == 1 { "y" } else { "ies" }
-            )
-        }));
+        let _ = out.send(Output::Message(properties_changed(
+            &target.name,
+            "removed",
+            n,
+        )));
         return Ok(());
     }
     let sql::Statement::AlterTable(a) = sql_statement(engine, cell, piece)? else {
@@ -128,14 +124,7 @@ pub(super) async fn alter(
             .await
             .map_err(lake)?;
         engine.refresh_after_ddl().await;
-        let _ = out.send(Output::Message(if n == 0 {
-            format!("Table {name} unchanged")
-        } else {
-            format!(
-                "Altered table {name}: set {n} table propert{}",
-                if n == 1 { "y" } else { "ies" }
-            )
-        }));
+        let _ = out.send(Output::Message(properties_changed(&name, "set", n)));
         return Ok(());
     }
     let mut alter = AlterTable::new(&name, &base);
@@ -193,6 +182,16 @@ pub(super) async fn alter(
         format!("Altered table {name}: {}", done.join(", "))
     }));
     Ok(())
+}
+
+/// The message of a SET or UNSET TBLPROPERTIES (`verb`: "set", "removed") that changed `n`
+/// keys of `table`.
+fn properties_changed(table: &str, verb: &str, n: usize) -> String {
+    match n {
+        0 => format!("Table {table} unchanged"),
+        1 => format!("Altered table {table}: {verb} 1 table property"),
+        n => format!("Altered table {table}: {verb} {n} table properties"),
+    }
 }
 
 /// Spark's `ALTER TABLE t UNSET TBLPROPERTIES [IF EXISTS] ('k', …)`, which sqlparser 0.61 does
