@@ -181,6 +181,7 @@ impl Kernel {
             self.interrupted
                 .store(true, std::sync::atomic::Ordering::SeqCst);
             r.stop();
+            self.interrupt_signal.notify_waiters();
         }
         self.reply(chan, msg, InterruptReply::new().into());
     }

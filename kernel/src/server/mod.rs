@@ -62,6 +62,9 @@ struct Kernel {
     /// Whether the running cell was interrupted: whatever error it ends with is then the
     /// interrupt's.
     interrupted: std::sync::atomic::AtomicBool,
+    /// Wakes a SQL cell's publisher on interrupt_request, so it can answer without waiting
+    /// for work the plan already handed to the engine's queue (`publish::INTERRUPT_GRACE`).
+    interrupt_signal: tokio::sync::Notify,
     state: Mutex<ShellState>,
     shutdown: watch::Sender<bool>,
 }
@@ -391,6 +394,7 @@ impl Kernel {
             rust_default,
             running: Mutex::new(None),
             interrupted: Default::default(),
+            interrupt_signal: tokio::sync::Notify::new(),
             state: Mutex::new(ShellState::default()),
             shutdown: shutdown_tx,
         });

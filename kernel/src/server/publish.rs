@@ -29,6 +29,20 @@ use crate::wire::Incoming;
 /// (`crate::limits::release_freed_memory`).
 const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
 
+/// How long an interrupted SQL cell may take to end before its reply goes out anyway. Plans
+/// stop within one batch (`crate::optimizer::interrupt`), but tasks a plan already queued
+/// on the engine runtime (a sort spawns one per input batch) run before the abort reaches
+/// it: seconds of work with one engine thread (`CPU_LIMIT=1`).
+const INTERRUPT_GRACE: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// `sleep_until(deadline)`, or never without one (for a `select!` branch that is off).
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Status lines of running statements: engine id → (display id, last text).
 type Shown = HashMap<u64, (String, String)>;
 
@@ -45,7 +59,10 @@ impl Kernel {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (is_rust, code, first_line) = rust_cells::cell_kind(&req.code, self.rust_default);
         let code = code.to_string();
-        let task = if is_rust {
+        // Created before the cell is interruptible, so no interrupt_request can slip past it.
+        let interrupt = self.interrupt_signal.notified();
+        tokio::pin!(interrupt);
+        let mut task = if is_rust {
             let rust = self
                 .rust_engine(Some(msg).filter(|_| !req.silent), &engine)
                 .await?;
@@ -71,7 +88,20 @@ impl Kernel {
         let mut chart: Option<ChartSpec> = None;
         let mut progress = Shown::default();
         let started = std::time::Instant::now();
-        while let Some(out) = rx.recv().await {
+        // Set by an interrupt: how long the cell's task may take to end before the reply.
+        let mut deadline: Option<tokio::time::Instant> = None;
+        loop {
+            let out = tokio::select! {
+                out = rx.recv() => match out {
+                    Some(out) => out,
+                    None => break,
+                },
+                () = &mut interrupt, if !is_rust && deadline.is_none() => {
+                    deadline = Some(tokio::time::Instant::now() + INTERRUPT_GRACE);
+                    continue;
+                }
+                () = sleep_until(deadline), if deadline.is_some() => break,
+            };
             if req.silent {
                 continue;
             }
@@ -106,7 +136,23 @@ impl Kernel {
                 }
             }
         }
-        let outcome = task.await;
+        let outcome = if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+            // The aborted task is never polled again, so it can commit nothing more; what
+            // is left is DataFusion's already-queued work (a sort's per-batch tasks) ahead
+            // of its drop on a busy engine thread. Answer now, let it drain behind us.
+            tokio::spawn(async move {
+                let waited = std::time::Instant::now();
+                let _ = task.await;
+                log::info!(
+                    "an interrupted cell's queued work ended {:.2?} after its reply",
+                    waited.elapsed()
+                );
+                let _ = tokio::task::spawn_blocking(crate::limits::release_freed_memory).await;
+            });
+            Err(None)
+        } else {
+            (&mut task).await.map_err(|e| (!e.is_cancelled()).then(|| e.to_string()))
+        };
         self.running.lock().expect("running lock").take();
         if started.elapsed() > RELEASE_AFTER {
             // Off the reply's path, and once an interrupted plan's tasks have let go.
@@ -119,7 +165,7 @@ impl Kernel {
         let end = match &outcome {
             Ok(Ok(())) => CellEnd::Finished,
             Ok(Err(e)) if e.kind == ErrorKind::Interrupted => CellEnd::Interrupted,
-            Err(e) if e.is_cancelled() => CellEnd::Interrupted,
+            Err(None) => CellEnd::Interrupted,
             _ => CellEnd::Failed,
         };
         for (id, (_, last)) in progress.clone() {
@@ -159,8 +205,8 @@ impl Kernel {
             // A statement stopped by the interrupt fails with whatever its operators say.
             Ok(Err(e)) if interrupted && !is_rust && e.kind != ErrorKind::Interrupted => Err(interrupted_error()),
             Ok(r) => r,
-            Err(e) if e.is_cancelled() => Err(interrupted_error()),
-            Err(e) => Err(CellError::new(
+            Err(None) => Err(interrupted_error()),
+            Err(Some(e)) => Err(CellError::new(
                 ErrorKind::Internal,
                 format!("the SQL engine failed unexpectedly ({e}); the session is still usable. Please report this with the cell that caused it"),
             )),
