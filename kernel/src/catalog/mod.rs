@@ -76,8 +76,7 @@ pub async fn open(settings: &crate::settings::Settings) -> Result<Opened, CellEr
     }
 }
 
-/// Name of the Iceberg catalog inside DataFusion (as in Spark's `spark.sql.catalog.lakehouse`).
-pub const CATALOG_NAME: &str = "lakehouse";
+pub use lakehouse_grammar::CATALOG_NAME;
 
 /// The DataFusion schema name for an Iceberg namespace (levels joined with `.`).
 pub fn schema_name(ns: &NamespaceIdent) -> String {

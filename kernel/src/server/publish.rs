@@ -151,7 +151,9 @@ impl Kernel {
             });
             Err(None)
         } else {
-            (&mut task).await.map_err(|e| (!e.is_cancelled()).then(|| e.to_string()))
+            (&mut task)
+                .await
+                .map_err(|e| (!e.is_cancelled()).then(|| e.to_string()))
         };
         self.running.lock().expect("running lock").take();
         if started.elapsed() > RELEASE_AFTER {

@@ -4,7 +4,7 @@
 //! finishes, and never publishes anything itself: the server turns outputs into messages.
 
 mod assist;
-pub mod depth;
+pub use lakehouse_grammar::depth;
 mod describe;
 pub mod dialect;
 mod errors;
@@ -12,7 +12,7 @@ mod guard;
 mod handlers;
 mod magic;
 mod metanames;
-pub mod params;
+pub use lakehouse_grammar::params;
 mod parser;
 mod progress;
 pub mod refs;
@@ -26,7 +26,6 @@ pub mod split;
 mod summarize;
 #[cfg(test)]
 mod tests_support;
-mod travel;
 mod write;
 
 use std::sync::Arc;

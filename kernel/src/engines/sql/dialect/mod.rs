@@ -21,11 +21,11 @@ use datafusion::logical_expr::planner::ExprPlanner;
 use crate::settings::Dialect;
 
 pub mod functions;
-pub mod group_by;
+pub use lakehouse_grammar::dialect::group_by;
 pub mod java_time;
-pub mod names;
+pub use lakehouse_grammar::dialect::names;
 pub mod planner;
-pub mod syntax;
+pub use lakehouse_grammar::dialect::syntax;
 
 /// The session's dialect, shared with the expression planner that reads it while planning.
 #[derive(Debug, Clone, Default)]

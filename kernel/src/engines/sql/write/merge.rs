@@ -12,63 +12,18 @@ use datafusion::sql::sqlparser::ast::{
     AssignmentTarget, Ident, MergeAction as SqlAction, MergeClauseKind, MergeInsertKind,
     ObjectName, Statement, TableFactor,
 };
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::super::split::Piece;
 use super::super::{errors, params, Output, SqlEngine};
 use super::create::id_name;
-use super::{cell_error, keyword, plural, target};
+use super::{cell_error, plural, target};
 use crate::error::{CellError, ErrorKind};
 use crate::lakehouse::{self, MergeAction, MergeClause, MergeSpec, MergeWhen};
 
-/// The column `UPDATE SET *` is read as assigning.
-const SET_ALL: &str = "__lakehouse_set_all";
-
-/// Spark's `… THEN UPDATE SET *` and `… THEN INSERT *` in a MERGE, rewritten as sqlparser
-/// parses them (`UPDATE SET __lakehouse_set_all = NULL`, `INSERT ROW`); None when the text has
-/// neither.
-pub(in crate::engines::sql) fn spark_stars(text: &str) -> Option<String> {
-    if !text.contains('*') || !text.to_ascii_uppercase().contains("MERGE") {
-        return None;
-    }
-    // The first token, not the first characters: a comment may come before MERGE.
-    let tokens = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .ok()?;
-    let significant: Vec<&TokenWithSpan> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
-    if significant.first().map(|t| keyword(&t.token)) != Some(Some(Keyword::MERGE)) {
-        return None;
-    }
-    // Each `*` to replace, and what with.
-    let mut edits = vec![];
-    for (i, star) in significant.iter().enumerate() {
-        if star.token != Token::Mul || i < 2 {
-            continue;
-        }
-        let before: Vec<Option<Keyword>> = significant[i.saturating_sub(3)..i]
-            .iter()
-            .map(|t| keyword(&t.token))
-            .collect();
-        let (start, end) = (star.span.start, star.span.end);
-        use Keyword as K;
-        match before.as_slice() {
-            [Some(K::THEN), Some(K::UPDATE), Some(K::SET)] => {
-                edits.push((start, end, "__lakehouse_set_all = NULL"))
-            }
-            [_, Some(K::THEN), Some(K::INSERT)] | [Some(K::THEN), Some(K::INSERT)] => {
-                edits.push((start, end, "ROW"))
-            }
-            _ => {}
-        }
-    }
-    (!edits.is_empty()).then(|| super::super::split::splice(text, &edits))
-}
+#[cfg(test)]
+use lakehouse_grammar::write::spark_stars;
+use lakehouse_grammar::write::SET_ALL;
 
 fn not_supported(what: &str) -> CellError {
     CellError::new(ErrorKind::NotSupported, what.to_string())

@@ -31,8 +31,7 @@ use datafusion::common::{DFSchema, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{DmlStatement, Expr, ExprSchemable, LogicalPlan, WriteOp};
-use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan};
+use datafusion::sql::sqlparser::tokenizer::TokenWithSpan;
 use iceberg::{Catalog, ErrorKind as IcebergErrorKind, TableIdent};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -47,7 +46,7 @@ use crate::lineage::CommitLineage;
 use alter::{alter, drop_purge};
 use create::create;
 pub(super) use create::create_planned;
-pub(super) use merge::{merge, spark_stars};
+pub(super) use merge::merge;
 
 /// The Nessie commit extras (author, properties) for `lineage`.
 pub(super) fn nessie_extra(lineage: &CommitLineage) -> lakehouse_nessie::CommitExtra {
@@ -66,16 +65,7 @@ type Fail<'a> = &'a (dyn Fn(DataFusionError) -> CellError + Sync);
 
 // --- the hooks SqlEngine::execute_piece calls -----------------------------------------------
 
-/// Statements recognised from their first words (parser::Statement::Write), which
-/// DataFusion does not parse (Spark's clauses) or cannot plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(in crate::engines::sql) enum Early {
-    Create,
-    Alter,
-    DropPurge,
-    /// `CALL system.remove_orphan_files(…)`.
-    RemoveOrphanFiles,
-}
+pub(in crate::engines::sql) use lakehouse_grammar::write::{keyword, significant, Early};
 
 /// Runs `CREATE TABLE …`, `ALTER TABLE …` or `DROP TABLE … PURGE`; `tokens` are the
 /// statement's.
@@ -92,43 +82,6 @@ pub(in crate::engines::sql) async fn run_early(
         Early::Alter => alter(engine, cell, piece, out).await,
         Early::DropPurge => drop_purge(engine, cell, piece, out).await,
         Early::RemoveOrphanFiles => orphans::remove_orphan_files(engine, cell, piece, out).await,
-    }
-}
-
-fn significant(tokens: &[TokenWithSpan]) -> impl Iterator<Item = (usize, &TokenWithSpan)> {
-    tokens
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_)))
-}
-
-fn keyword(t: &Token) -> Option<Keyword> {
-    match t {
-        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
-        _ => None,
-    }
-}
-
-/// Which write statement `tokens` start, if any.
-pub(in crate::engines::sql) fn classify(tokens: &[TokenWithSpan]) -> Option<Early> {
-    let words: Vec<Option<Keyword>> = significant(tokens)
-        .take(4)
-        .map(|(_, t)| keyword(&t.token))
-        .collect();
-    use Keyword as K;
-    match words.as_slice() {
-        [Some(K::CREATE), Some(K::TABLE), ..]
-        | [Some(K::CREATE), Some(K::OR), Some(K::REPLACE), Some(K::TABLE)] => Some(Early::Create),
-        [Some(K::ALTER), Some(K::TABLE), ..] => Some(Early::Alter),
-        [Some(K::CALL), ..] => Some(Early::RemoveOrphanFiles),
-        [Some(K::DROP), Some(K::TABLE), ..] => {
-            let last = significant(tokens)
-                .filter(|(_, t)| t.token != Token::SemiColon)
-                .last()
-                .map(|(_, t)| keyword(&t.token));
-            (last == Some(Some(K::PURGE))).then_some(Early::DropPurge)
-        }
-        _ => None,
     }
 }
 

@@ -10,8 +10,8 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::parser::{CopyToSource, Statement};
-use datafusion::sql::sqlparser::ast::{
+use datafusion_sql::parser::{CopyToSource, Statement};
+use datafusion_sql::sqlparser::ast::{
     Expr, ObjectName, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 
@@ -97,7 +97,7 @@ pub fn release(mut statement: Statement) {
         Statement::Explain(e) => {
             let inner = std::mem::replace(
                 &mut *e.statement,
-                Statement::Reset(datafusion::sql::parser::ResetStatement::Variable(
+                Statement::Reset(datafusion_sql::parser::ResetStatement::Variable(
                     ObjectName(vec![]),
                 )),
             );
@@ -138,7 +138,7 @@ fn measure(statement: &Statement) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::sql::parser::DFParser;
+    use datafusion_sql::parser::DFParser;
 
     fn parse(sql: &str) -> Statement {
         DFParser::parse_sql(sql).unwrap().pop_front().unwrap()

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use datafusion::scalar::ScalarValue;
+use datafusion_common::ScalarValue;
 
 use crate::error::{CellError, ErrorKind};
 
@@ -121,11 +121,11 @@ fn is_identifier(s: &str) -> bool {
 /// value cannot change the statement. This reaches places where DataFusion evaluates
 /// arguments while planning and cannot bind placeholders later (`range($n)`, `LIMIT $n`,
 /// an INSERT's VALUES). Unknown names stay placeholders and are reported when binding.
-pub fn inline_parameters(statement: &mut datafusion::sql::parser::Statement, params: &Params) {
-    use datafusion::logical_expr::Expr as LogicalExpr;
-    use datafusion::sql::sqlparser::ast::{visit_expressions_mut, Expr, Value};
-    use datafusion::sql::unparser::Unparser;
-    let datafusion::sql::parser::Statement::Statement(st) = statement else {
+pub fn inline_parameters(statement: &mut datafusion_sql::parser::Statement, params: &Params) {
+    use datafusion_expr::Expr as LogicalExpr;
+    use datafusion_sql::sqlparser::ast::{visit_expressions_mut, Expr, Value};
+    use datafusion_sql::unparser::Unparser;
+    let datafusion_sql::parser::Statement::Statement(st) = statement else {
         return;
     };
     let values = params.all();

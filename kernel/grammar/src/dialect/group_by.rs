@@ -6,7 +6,7 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{
+use datafusion_sql::sqlparser::ast::{
     Expr, GroupByExpr, GroupByWithModifier, Query, SetExpr, VisitMut, VisitorMut,
 };
 
@@ -72,8 +72,8 @@ fn rewrite(group_by: &mut GroupByExpr) -> ControlFlow<String> {
 #[cfg(test)]
 mod tests {
     use super::rewrite_modifiers;
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
+    use datafusion_sql::sqlparser::dialect::GenericDialect;
+    use datafusion_sql::sqlparser::parser::Parser;
 
     fn rewritten(sql: &str) -> Result<String, String> {
         let mut s = Parser::parse_sql(&GenericDialect {}, sql).unwrap();

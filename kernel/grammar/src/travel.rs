@@ -9,11 +9,11 @@
 
 use std::borrow::Cow;
 
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use datafusion_sql::sqlparser::dialect::GenericDialect;
+use datafusion_sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
-use crate::catalog::versioned::{encode_snapshot, parse_timestamp, SnapshotSel};
 use crate::error::{CellError, ErrorKind};
+use crate::versioned::{encode_snapshot, parse_timestamp, SnapshotSel};
 
 /// `text` with every time-travel clause folded into its table name; `Err` names a clause
 /// that is malformed. Text that does not tokenize is returned as is, for the parser to
@@ -86,7 +86,7 @@ fn fold(text: &str) -> Result<Cow<'_, str>, String> {
         return Ok(Cow::Borrowed(text));
     }
     let edits: Vec<_> = edits.iter().map(|(s, e, r)| (*s, *e, r.as_str())).collect();
-    Ok(Cow::Owned(super::split::splice(text, &edits)))
+    Ok(Cow::Owned(crate::split::splice(text, &edits)))
 }
 
 #[derive(Clone, Copy)]
@@ -144,7 +144,7 @@ fn parse_id(s: &str) -> Result<SnapshotSel, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::versioned::{TableSpec, SNAPSHOT_MARK};
+    use crate::versioned::{TableSpec, SNAPSHOT_MARK};
 
     fn one(sql: &str) -> String {
         rewrite(sql).unwrap().into_owned()

@@ -14,16 +14,16 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{
+use datafusion_sql::sqlparser::ast::{
     DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, SetExpr, Statement,
     UnaryOperator, VisitMut, VisitorMut,
 };
-use datafusion::sql::sqlparser::dialect::GenericDialect;
-use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion_sql::sqlparser::dialect::GenericDialect;
+use datafusion_sql::sqlparser::keywords::Keyword;
+use datafusion_sql::sqlparser::parser::Parser;
+use datafusion_sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::super::split::splice;
+use crate::split::splice;
 
 /// Keywords that begin or join clauses: a `DIV` next to one is a name, not the operator.
 const CLAUSE_WORDS: &[Keyword] = &[
@@ -124,7 +124,7 @@ impl VisitorMut for IntegerCasts {
     type Break = ();
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
-        use datafusion::sql::sqlparser::ast::{CastKind, DataType};
+        use datafusion_sql::sqlparser::ast::{CastKind, DataType};
         let Expr::Cast {
             kind: CastKind::Cast | CastKind::DoubleColon,
             expr: inner,

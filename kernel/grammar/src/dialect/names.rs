@@ -8,7 +8,7 @@
 //! subqueries, …) keep DataFusion's; so does a select list whose names would then repeat.
 //! Plain column references are left alone (their name is the column's either way).
 
-use datafusion::sql::sqlparser::ast::{
+use datafusion_sql::sqlparser::ast::{
     BinaryOperator, CastKind, DataType, DuplicateTreatment, Expr, FunctionArg, FunctionArgExpr,
     FunctionArguments, Ident, SelectItem, SetExpr, Statement, UnaryOperator, Value,
 };
@@ -136,10 +136,10 @@ pub fn output_names(statement: &Statement) -> Option<Vec<Option<String>>> {
 /// `plan` with its columns renamed to `names` (see [`output_names`]) where they differ; as it
 /// is when the counts differ or the new names would repeat.
 pub fn rename(
-    plan: datafusion::logical_expr::LogicalPlan,
+    plan: datafusion_expr::LogicalPlan,
     names: &[Option<String>],
-) -> datafusion::error::Result<datafusion::logical_expr::LogicalPlan> {
-    use datafusion::logical_expr::{Expr as LExpr, LogicalPlanBuilder};
+) -> datafusion_common::Result<datafusion_expr::LogicalPlan> {
+    use datafusion_expr::{Expr as LExpr, LogicalPlanBuilder};
     let fields = plan.schema().columns();
     if fields.len() != names.len() {
         return Ok(plan);
@@ -305,7 +305,7 @@ fn type_name(t: &DataType) -> Option<String> {
         DataType::Date => "DATE".into(),
         DataType::Timestamp(None, _) => "TIMESTAMP".into(),
         DataType::Decimal(info) | DataType::Numeric(info) => {
-            use datafusion::sql::sqlparser::ast::ExactNumberInfo as E;
+            use datafusion_sql::sqlparser::ast::ExactNumberInfo as E;
             match info {
                 E::None => "DECIMAL(10,0)".into(),
                 E::Precision(p) => format!("DECIMAL({p},0)"),
@@ -335,8 +335,8 @@ fn cast_function(name: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::parser::Parser;
+    use datafusion_sql::sqlparser::dialect::GenericDialect;
+    use datafusion_sql::sqlparser::parser::Parser;
 
     use super::*;
 
