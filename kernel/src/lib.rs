@@ -18,7 +18,7 @@ pub mod optimizer;
 pub mod server;
 pub mod session;
 pub mod settings;
-pub mod wire;
+pub use lakehouse_wire::message as wire;
 
 /// The DataFusion version this kernel is built on, shown in kernel_info.
 pub const DATAFUSION_VERSION: &str = "53.1";

@@ -24,7 +24,7 @@ use tokio::sync::Notify;
 
 use crate::error::{CellError, ErrorKind};
 
-mod zmtp;
+use lakehouse_wire::zmtp;
 
 pub use zmtp::{Refusal, ZmtpCheck, MAX_COMMAND_BYTES, MAX_FRAMES, MAX_MESSAGE_BYTES};
 
@@ -405,9 +405,8 @@ async fn stall_checked_copy(
 
 #[cfg(test)]
 mod tests {
-    use super::zmtp::tests::{frame, greeting};
-    use super::zmtp::{FLAG_COMMAND, FLAG_LONG};
     use super::*;
+    use lakehouse_wire::zmtp::{frame, greeting, FLAG_COMMAND, FLAG_LONG};
 
     /// The zeromq crate reports a stream cut inside a frame as an error on every later poll
     /// (its REP returns it from each `recv`: a busy loop). Through the front, the frame is

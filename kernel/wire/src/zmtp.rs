@@ -55,9 +55,12 @@ impl Default for ZmtpCheck {
     }
 }
 
-pub(super) const FLAG_MORE: u8 = 0b001;
-pub(super) const FLAG_LONG: u8 = 0b010;
-pub(super) const FLAG_COMMAND: u8 = 0b100;
+/// A frame flag: more frames of the message follow.
+pub const FLAG_MORE: u8 = 0b001;
+/// A frame flag: the length is 8 bytes, not 1.
+pub const FLAG_LONG: u8 = 0b010;
+/// A frame flag: a ZMTP command (READY, PING, …), not a message frame.
+pub const FLAG_COMMAND: u8 = 0b100;
 
 impl ZmtpCheck {
     /// A check at the start of a connection (the greeting comes first).
@@ -224,33 +227,33 @@ impl ZmtpCheck {
     }
 }
 
+/// A ZMTP 3.0 greeting with the NULL mechanism, for tests and fuzz seeds.
+pub fn greeting() -> Vec<u8> {
+    let mut g = vec![0u8; 64];
+    g[0] = 0xff;
+    g[9] = 0x7f;
+    g[10] = 3;
+    g[12..16].copy_from_slice(b"NULL");
+    g
+}
+
+/// One frame with `flags` (the long form when the body needs it), for tests and fuzz seeds.
+pub fn frame(flags: u8, body: &[u8]) -> Vec<u8> {
+    let mut f = vec![];
+    if body.len() > 255 {
+        f.push(flags | FLAG_LONG);
+        f.extend_from_slice(&(body.len() as u64).to_be_bytes());
+    } else {
+        f.push(flags);
+        f.push(body.len() as u8);
+    }
+    f.extend_from_slice(body);
+    f
+}
+
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
-
-    /// A ZMTP 3.0 greeting with the NULL mechanism.
-    pub(in crate::front) fn greeting() -> Vec<u8> {
-        let mut g = vec![0u8; 64];
-        g[0] = 0xff;
-        g[9] = 0x7f;
-        g[10] = 3;
-        g[12..16].copy_from_slice(b"NULL");
-        g
-    }
-
-    /// One frame with `flags` (the long form when the body needs it).
-    pub(in crate::front) fn frame(flags: u8, body: &[u8]) -> Vec<u8> {
-        let mut f = vec![];
-        if body.len() > 255 {
-            f.push(flags | FLAG_LONG);
-            f.extend_from_slice(&(body.len() as u64).to_be_bytes());
-        } else {
-            f.push(flags);
-            f.push(body.len() as u8);
-        }
-        f.extend_from_slice(body);
-        f
-    }
 
     /// A valid conversation: greeting, READY, a multipart message with a long frame.
     fn valid_stream() -> Vec<u8> {

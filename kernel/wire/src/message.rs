@@ -12,7 +12,7 @@ use jupyter_protocol::{Header, JupyterMessageContent};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::error::{CellError, ErrorKind};
+use lakehouse_grammar::error::{CellError, ErrorKind};
 
 /// Frame separating ZeroMQ routing identities from the signed message parts.
 const DELIMITER: &[u8] = b"<IDS|MSG>";
