@@ -87,8 +87,7 @@ fn read_set(text: &str) -> Option<Result<(String, String), String>> {
     let after = rest[name_len..].trim_start();
     let expr = if let Some(e) = after.strip_prefix('=') {
         e
-    } else if after.len() > 2
-        && after[..2].eq_ignore_ascii_case("TO")
+    } else if after.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("TO"))
         && after[2..].starts_with(char::is_whitespace)
     {
         &after[2..]
@@ -314,6 +313,16 @@ mod tests {
         p.set("n", ScalarValue::Int64(Some(5)));
         p.set("evil", ScalarValue::Utf8(Some("x; DROP TABLE t".into())));
         p
+    }
+
+    /// Found by the `statement` fuzz target: a character of two or more bytes right after the
+    /// name cut the check for `TO` inside it (a panic where a syntax error belongs).
+    #[test]
+    fn a_wide_character_after_the_name_is_a_syntax_error() {
+        for text in ["SET a \u{7b9}b", "SET a é", "SET a T\u{e9}"] {
+            let e = read_set(text).unwrap().unwrap_err();
+            assert!(e.starts_with("SET needs a name and a value"), "{text}: {e}");
+        }
     }
 
     #[test]

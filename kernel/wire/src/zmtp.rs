@@ -198,10 +198,12 @@ impl ZmtpCheck {
         Ok(())
     }
 
-    /// Bytes at the end of what was fed that belong to a frame header not yet complete
-    /// (held back by the relay: zeromq must never see a length that was not checked).
+    /// Bytes at the end of what was fed that belong to a greeting or a frame header not yet
+    /// complete (held back by the relay: zeromq must never see a greeting or a length that was
+    /// not checked, however the peer cuts its writes).
     pub fn partial_header(&self) -> usize {
         match self.state {
+            State::Greeting(seen) => seen,
             State::Length { flags, missing, .. } => {
                 let len_bytes = if flags & FLAG_LONG != 0 { 8 } else { 1 };
                 1 + len_bytes - missing as usize
@@ -458,5 +460,28 @@ mod tests {
         let mut old = greeting();
         old[10] = 2;
         assert!(ZmtpCheck::new().feed(&old).is_err());
+    }
+
+    /// Found by the `zmtp_frames` fuzz target: a greeting refused at its 10th byte passed the
+    /// first 9 on to zeromq when they came in reads of their own, and none when they came in
+    /// one read. Greeting bytes are now held like a frame header's until checked.
+    #[test]
+    fn a_greeting_is_held_until_checked_however_it_is_cut() {
+        let mut bad = greeting();
+        bad[9] = 0;
+        let mut check = ZmtpCheck::new();
+        for (i, b) in bad[..9].iter().enumerate() {
+            check
+                .feed(std::slice::from_ref(b))
+                .expect("no verdict before byte 10");
+            assert_eq!(check.partial_header(), i + 1);
+        }
+        let refusal = check.feed(&bad[9..10]).unwrap_err();
+        assert_eq!(refusal.at, 0, "{refusal:?}");
+        let mut whole = ZmtpCheck::new();
+        assert_eq!(whole.feed(&bad).unwrap_err().at, 0);
+        let mut good = ZmtpCheck::new();
+        good.feed(&greeting()).unwrap();
+        assert_eq!(good.partial_header(), 0);
     }
 }
