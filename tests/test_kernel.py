@@ -425,6 +425,9 @@ CPU_BOUND = [
     "SELECT sum(a.value * b.value) FROM range(300000) a CROSS JOIN range(300000) b",
     "SELECT count(*) FROM range(1000000000) a JOIN range(10000000) b ON a.value = b.value",
     "SELECT count(*) FROM (SELECT value % 30000000 AS k, sum(value) FROM range(1000000000) GROUP BY value % 30000000)",
+    # A sort of 40M rows queues one task per input batch ahead of the abort: with one engine
+    # thread (CPU_LIMIT=1) they took 2.7-3.7 s to run out before the reply could go.
+    "SELECT max(r) FROM (SELECT row_number() OVER (PARTITION BY value % 1000 ORDER BY value DESC) AS r FROM range(40000000))",
 ]
 
 
@@ -448,7 +451,7 @@ def test_interrupt_stops_cpu_bound_plans_and_keeps_session(start_kernel, tmp_pat
         assert reply["content"]["status"] == "error", (query, reply["content"])
         assert reply["content"]["ename"] == "Interrupted", (query, reply["content"])
         # The goal is 0.2 s (tests/bench/interrupt_bench.py measures it); CI machines vary.
-        assert took < 3, f"{query}: the reply came {took:.1f} s after the interrupt"
+        assert took < 2, f"{query}: the reply came {took:.1f} s after the interrupt"
         run = k.ok("SELECT $p + 1 AS a, one FROM kept;")
         assert [text_of(c).strip() for c in html_cells(run.results[-1]["text/html"])] == ["42", "1"]
 

@@ -65,6 +65,9 @@ struct Kernel {
     /// Wakes a SQL cell's publisher on interrupt_request, so it can answer without waiting
     /// for work the plan already handed to the engine's queue (`publish::INTERRUPT_GRACE`).
     interrupt_signal: tokio::sync::Notify,
+    /// An interrupted cell's task still draining after its reply: the next cell waits for it,
+    /// so it starts with the engine threads, the memory pool and the memory back.
+    draining: Mutex<Option<tokio::task::JoinHandle<()>>>,
     state: Mutex<ShellState>,
     shutdown: watch::Sender<bool>,
 }
@@ -395,6 +398,7 @@ impl Kernel {
             running: Mutex::new(None),
             interrupted: Default::default(),
             interrupt_signal: tokio::sync::Notify::new(),
+            draining: Mutex::new(None),
             state: Mutex::new(ShellState::default()),
             shutdown: shutdown_tx,
         });

@@ -56,6 +56,10 @@ impl Kernel {
         count: usize,
         engine: Arc<SqlEngine>,
     ) -> Result<(), CellError> {
+        let draining = self.draining.lock().expect("draining lock").take();
+        if let Some(drain) = draining {
+            let _ = drain.await;
+        }
         let (tx, mut rx) = mpsc::unbounded_channel();
         let (is_rust, code, first_line) = rust_cells::cell_kind(&req.code, self.rust_default);
         let code = code.to_string();
@@ -139,8 +143,9 @@ impl Kernel {
         let outcome = if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
             // The aborted task is never polled again, so it can commit nothing more; what
             // is left is DataFusion's already-queued work (a sort's per-batch tasks) ahead
-            // of its drop on a busy engine thread. Answer now, let it drain behind us.
-            tokio::spawn(async move {
+            // of its drop on a busy engine thread. Answer now, let it drain behind us; the
+            // next cell waits for the drain (`draining`).
+            let drain = tokio::spawn(async move {
                 let waited = std::time::Instant::now();
                 let _ = task.await;
                 log::info!(
@@ -149,6 +154,7 @@ impl Kernel {
                 );
                 let _ = tokio::task::spawn_blocking(crate::limits::release_freed_memory).await;
             });
+            *self.draining.lock().expect("draining lock") = Some(drain);
             Err(None)
         } else {
             (&mut task)
