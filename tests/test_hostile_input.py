@@ -100,6 +100,45 @@ def test_a_huge_frame_length_is_refused_on_every_socket(kernel: Kernel) -> None:
     assert_serves(kernel, hb_url)
 
 
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_a_flood_of_connections_cannot_run_the_kernel_out_of_descriptors(kernel: Kernel) -> None:
+    # Each connection costs the kernel two descriptors (the peer's and its relay's to zeromq).
+    # Before: every one was served, so a local user opening thousands exhausted the process's
+    # descriptors (and then its tables could not open a file). Now each socket serves at most
+    # 64 at once and closes the rest at once.
+    p = ports(kernel)
+    pid = kernel.km.provisioner.process.pid
+    before = open_fds(pid)
+    held = []
+    try:
+        for _ in range(300):
+            held.append(socket.create_connection(("127.0.0.1", p["stdin"]), timeout=5))
+        time.sleep(1.0)
+        during = open_fds(pid)
+        assert during - before <= 2 * 64 + 8, f"{during - before} descriptors for 300 connections"
+        # The ones beyond the cap were closed by the kernel.
+        refused = sum(closed_by_peer(s, timeout=0.05) for s in held[-50:])
+        assert refused == 50, f"only {refused} of the last 50 connections were closed"
+        # Other sockets are unaffected while the flood holds.
+        hb_url = f"tcp://127.0.0.1:{p['hb']}"
+        assert_serves(kernel, hb_url)
+    finally:
+        for s in held:
+            s.close()
+    # Once the flood is gone the socket serves again.
+    time.sleep(0.5)
+    s = socket.create_connection(("127.0.0.1", p["stdin"]), timeout=5)
+    try:
+        s.sendall(GREETING)
+        s.settimeout(5)
+        assert s.recv(64), "no greeting from the kernel's stdin socket after the flood"
+    finally:
+        s.close()
+
+
 def ready_command(socket_type: bytes) -> bytes:
     body = b"\x05READY" + b"\x0bSocket-Type" + len(socket_type).to_bytes(4, "big") + socket_type
     return bytes([0x04, len(body)]) + body

@@ -6,10 +6,15 @@
 //! secret key and session token included), so no log level may pass a record through as is.
 //! The secrets are the values of [`SECRET_ENV`] at start-up plus those the settings resolve
 //! (the config file's), in the forms a log line may carry them: as is, `{:?}`-escaped,
-//! percent-encoded, and the secret half of `client_id:secret`.
+//! percent-encoded, and the secret half of `client_id:secret`. Tokens the kernel only learns
+//! at run time (an OAuth access token the REST catalog fetches with its credential) are masked
+//! by their shape: what follows `Bearer ` and the value of an `access_token`, `refresh_token` or
+//! `id_token` field.
 
 use std::io::Write as _;
-use std::sync::RwLock;
+use std::sync::{LazyLock, RwLock};
+
+use regex::Regex;
 
 /// The settings whose values are credentials.
 pub const SECRET_ENV: [&str; 5] = [
@@ -83,7 +88,17 @@ fn percent_encoded(s: &str) -> String {
     out
 }
 
-/// `text` with every known secret replaced by `***`.
+/// Tokens by their shape: `Bearer <token>`, and `access_token` / `refresh_token` /
+/// `id_token` fields as JSON, `{:?}` and form encoding write them.
+static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(bearer\s+|\b(?:access|refresh|id)_token\\?"?\s*[:=]\s*(?:Some\()?\\?"?)[A-Za-z0-9\-._~+/]{6,}=*"#,
+    )
+    .expect("the token pattern compiles")
+});
+
+/// `text` with every known secret, and anything shaped like a bearer or OAuth token, replaced
+/// by `***`.
 pub fn redact(text: &str) -> String {
     let secrets = SECRETS.read().unwrap_or_else(|e| e.into_inner());
     let mut out = text.to_string();
@@ -92,7 +107,10 @@ pub fn redact(text: &str) -> String {
             out = out.replace(s.as_str(), MASK);
         }
     }
-    out
+    match TOKENS.replace_all(&out, format!("${{1}}{MASK}")) {
+        std::borrow::Cow::Borrowed(_) => out,
+        std::borrow::Cow::Owned(masked) => masked,
+    }
 }
 
 #[cfg(test)]
@@ -115,5 +133,33 @@ mod tests {
             assert!(!out.contains(leak), "{leak} in {out}");
         }
         assert!(out.contains("StaticCredentialProvider"), "{out}");
+    }
+
+    #[test]
+    fn tokens_fetched_at_run_time_are_masked_by_their_shape() {
+        for (line, token) in [
+            (
+                "Authorization: Bearer eyJhbGciOi.J9abc-_x",
+                "eyJhbGciOi.J9abc-_x",
+            ),
+            (
+                r#"{"access_token":"tok3n-from-server","token_type":"bearer"}"#,
+                "tok3n-from-server",
+            ),
+            (
+                r#"TokenResponse { access_token: "s3cr3tValue", expires_in: Some(3600) }"#,
+                "s3cr3tValue",
+            ),
+            (r#"body: {\"refresh_token\":\"r3fr3shTok\"}"#, "r3fr3shTok"),
+            ("grant_type=x&access_token=abcDEF123456", "abcDEF123456"),
+            ("id_token: Some(\"idTok999999\")", "idTok999999"),
+        ] {
+            let masked = redact(line);
+            assert!(!masked.contains(token), "{line} -> {masked}");
+            assert!(masked.contains(MASK), "{masked}");
+        }
+        // Words that only look alike are left alone.
+        assert_eq!(redact("token_type bearer"), "token_type bearer");
+        assert_eq!(redact("no access_token yet"), "no access_token yet");
     }
 }

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener, UnixStream};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::error::{CellError, ErrorKind};
 
@@ -148,6 +148,7 @@ impl Fronts {
         let cannot =
             |e: io::Error| ErrorKind::Connection.error(format!("cannot bind {public}: {e}"));
         let throttle = Arc::new(Mutex::new(Throttled::default()));
+        let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let task = match public {
             Address::Tcp(ip, port) => {
                 let ip = if ip == "*" { "0.0.0.0" } else { ip.as_str() };
@@ -158,11 +159,15 @@ impl Fronts {
                     loop {
                         match l.accept().await {
                             Ok((conn, peer)) => {
+                                let Some(slot) = admit(&slots, name, &peer, &throttle) else {
+                                    continue;
+                                };
                                 let _ = conn.set_nodelay(true);
                                 let (inner, throttle) = (inner.clone(), throttle.clone());
                                 tokio::spawn(async move {
                                     relay(conn, &inner, name, peer.to_string(), stall, &throttle)
-                                        .await
+                                        .await;
+                                    drop(slot);
                                 });
                             }
                             Err(e) => accept_failed(name, e, &throttle).await,
@@ -187,9 +192,13 @@ impl Fronts {
                                     ),
                                     Err(_) => "a local process".into(),
                                 };
+                                let Some(slot) = admit(&slots, name, &peer, &throttle) else {
+                                    continue;
+                                };
                                 let (inner, throttle) = (inner.clone(), throttle.clone());
                                 tokio::spawn(async move {
-                                    relay(conn, &inner, name, peer, stall, &throttle).await
+                                    relay(conn, &inner, name, peer, stall, &throttle).await;
+                                    drop(slot);
                                 });
                             }
                             Err(e) => accept_failed(name, e, &throttle).await,
@@ -213,6 +222,31 @@ impl Drop for Fronts {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The most connections one of the kernel's sockets serves at once. Each costs two file
+/// descriptors (the peer's and the relay's to zeromq); a Jupyter front end opens one per
+/// socket, so this is room for dozens of clients, while a local user who opens thousands can
+/// no longer run the kernel out of descriptors (its tables could not open a file).
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// A slot for a new connection, or `None` (the connection is closed, and it is logged at
+/// most once a second) when the socket already serves [`MAX_CONNECTIONS`].
+fn admit(
+    slots: &Arc<Semaphore>,
+    name: &str,
+    peer: &dyn std::fmt::Display,
+    throttle: &Mutex<Throttled>,
+) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    let slot = slots.clone().try_acquire_owned().ok();
+    if slot.is_none() {
+        throttle.lock().expect("throttle").warn(|| {
+            format!(
+                "refused a connection to the {name} socket from {peer}: it already serves {MAX_CONNECTIONS} connections"
+            )
+        });
+    }
+    slot
 }
 
 /// Prefix of the private socket folders (`<tmp>/lakehouse-wire-<pid>-<id>`).
