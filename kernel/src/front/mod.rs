@@ -224,8 +224,9 @@ impl Drop for Fronts {
     }
 }
 
-/// The most connections one of the kernel's sockets serves at once. Each costs two file
-/// descriptors (the peer's and the relay's to zeromq); a Jupyter front end opens one per
+/// The most connections one of the kernel's sockets serves at once. Each costs three file
+/// descriptors (the peer's, and both ends of the relay's connection to zeromq, which listens in
+/// this process); a Jupyter front end opens one per
 /// socket, so this is room for dozens of clients, while a local user who opens thousands can
 /// no longer run the kernel out of descriptors (its tables could not open a file).
 pub const MAX_CONNECTIONS: usize = 64;
