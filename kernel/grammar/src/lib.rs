@@ -22,6 +22,7 @@ pub mod refs;
 pub mod show_lineage;
 pub mod split;
 pub mod summarize;
+pub mod tokens;
 pub mod travel;
 pub mod versioned;
 pub mod write;

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use datafusion_sql::parser::{DFParserBuilder, Statement as DFStatement};
 use datafusion_sql::sqlparser::dialect::GenericDialect;
-use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use crate::describe::{self, Describe};
 use crate::error::{CellError, ErrorKind};
@@ -22,7 +22,7 @@ use crate::params::{self, Params};
 use crate::refs::{self, RefStatement};
 use crate::show_lineage::{self, ShowLineage};
 use crate::split::Piece;
-use crate::{depth, errors, guard, summarize, travel, write};
+use crate::{depth, errors, guard, summarize, tokens, travel, write};
 
 /// Display settings a session can change with `SET lakehouse.<key> = n`.
 pub const DISPLAY_SETTINGS: &[&str] = &["max_rows", "max_col_width"];
@@ -114,10 +114,9 @@ enum Family {
     Sql,
 }
 
+/// The text's tokens, none where it does not tokenize.
 fn tokenize(text: &str) -> Vec<TokenWithSpan> {
-    Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .unwrap_or_default()
+    tokens::tokenize(text).unwrap_or_default()
 }
 
 /// The leading words of a statement, upper-cased, from its tokens (comments and blanks
@@ -130,11 +129,9 @@ fn leading_words(text: &str, tokens: &[TokenWithSpan], n: usize) -> Vec<String> 
             .map(str::to_ascii_uppercase)
             .collect();
     }
-    tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+    tokens::significant(tokens)
         .take(n)
-        .map(|t| match &t.token {
+        .map(|(_, t)| match &t.token {
             Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
             other => other.to_string(),
         })

@@ -9,10 +9,10 @@
 
 use std::borrow::Cow;
 
-use datafusion_sql::sqlparser::dialect::GenericDialect;
-use datafusion_sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+use datafusion_sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
 use crate::error::{CellError, ErrorKind};
+use crate::tokens::{significant, tokenize};
 use crate::versioned::{encode_snapshot, parse_timestamp, SnapshotSel};
 
 /// `text` with every time-travel clause folded into its table name; `Err` names a clause
@@ -30,13 +30,10 @@ fn fold(text: &str) -> Result<Cow<'_, str>, String> {
     {
         return Ok(Cow::Borrowed(text));
     }
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, text).tokenize_with_location() else {
+    let Some(tokens) = tokenize(text) else {
         return Ok(Cow::Borrowed(text));
     };
-    let sig: Vec<&TokenWithSpan> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let sig: Vec<&TokenWithSpan> = significant(&tokens).map(|(_, t)| t).collect();
     // (start, end, replacement) as token locations, in order.
     let mut edits: Vec<(Location, Location, String)> = Vec::new();
     let mut i = 0;

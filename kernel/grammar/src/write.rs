@@ -1,9 +1,10 @@
 //! The write family's statements, recognised from their first words (DataFusion does not
 //! parse Spark's clauses of them, or cannot plan them), and Spark's `*` in MERGE.
 
-use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::keywords::Keyword;
-use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use datafusion_sql::sqlparser::tokenizer::{Token, TokenWithSpan};
+
+use crate::tokens::{keyword, significant, tokenize};
 
 /// Statements recognised from their first words (parser::Statement::Write), which
 /// DataFusion does not parse (Spark's clauses) or cannot plan.
@@ -14,22 +15,6 @@ pub enum Early {
     DropPurge,
     /// `CALL system.remove_orphan_files(…)`.
     RemoveOrphanFiles,
-}
-
-/// The tokens that are not whitespace or comments, with their indexes.
-pub fn significant(tokens: &[TokenWithSpan]) -> impl Iterator<Item = (usize, &TokenWithSpan)> {
-    tokens
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_)))
-}
-
-/// The keyword `t` is, unless it is quoted.
-pub fn keyword(t: &Token) -> Option<Keyword> {
-    match t {
-        Token::Word(w) if w.quote_style.is_none() => Some(w.keyword),
-        _ => None,
-    }
 }
 
 /// Which write statement `tokens` start, if any.
@@ -66,13 +51,8 @@ pub fn spark_stars(text: &str) -> Option<String> {
         return None;
     }
     // The first token, not the first characters: a comment may come before MERGE.
-    let tokens = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .ok()?;
-    let significant: Vec<&TokenWithSpan> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = tokenize(text)?;
+    let significant: Vec<&TokenWithSpan> = significant(&tokens).map(|(_, t)| t).collect();
     if significant.first().map(|t| keyword(&t.token)) != Some(Some(Keyword::MERGE)) {
         return None;
     }

@@ -21,9 +21,10 @@ use datafusion_sql::sqlparser::ast::{
 use datafusion_sql::sqlparser::dialect::GenericDialect;
 use datafusion_sql::sqlparser::keywords::Keyword;
 use datafusion_sql::sqlparser::parser::Parser;
-use datafusion_sql::sqlparser::tokenizer::{Token, Tokenizer};
+use datafusion_sql::sqlparser::tokenizer::Token;
 
 use crate::split::splice;
+use crate::tokens::{significant, tokenize};
 
 /// Keywords that begin or join clauses: a `DIV` next to one is a name, not the operator.
 const CLAUSE_WORDS: &[Keyword] = &[
@@ -72,13 +73,8 @@ pub fn div_keyword(text: &str) -> Option<String> {
     if !text.to_ascii_lowercase().contains("div") {
         return None;
     }
-    let tokens = Tokenizer::new(&GenericDialect {}, text)
-        .tokenize_with_location()
-        .ok()?;
-    let sig: Vec<_> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
+    let tokens = tokenize(text)?;
+    let sig: Vec<_> = significant(&tokens).map(|(_, t)| t).collect();
     // Ends an operand: a literal, a closing bracket, a name (not a clause's keyword).
     let ends = |t: &Token| match t {
         Token::Number(..) | Token::SingleQuotedString(_) | Token::RParen | Token::RBracket => true,

@@ -65,7 +65,8 @@ type Fail<'a> = &'a (dyn Fn(DataFusionError) -> CellError + Sync);
 
 // --- the hooks SqlEngine::execute_piece calls -----------------------------------------------
 
-pub(in crate::engines::sql) use lakehouse_grammar::write::{keyword, significant, Early};
+pub(in crate::engines::sql) use lakehouse_grammar::tokens::{keyword, significant};
+pub(in crate::engines::sql) use lakehouse_grammar::write::Early;
 
 /// Runs `CREATE TABLE …`, `ALTER TABLE …` or `DROP TABLE … PURGE`; `tokens` are the
 /// statement's.
