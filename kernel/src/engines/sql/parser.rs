@@ -1,6 +1,7 @@
 //! The session's side of the one statement parser (`lakehouse_grammar::parser`): what it
 //! needs from the session (parameters, DataFusion's recursion limit, the dialect).
 
+use datafusion::config::SqlParserOptions;
 use datafusion::sql::parser::Statement as DFStatement;
 use lakehouse_grammar::parser::Grammar;
 pub use lakehouse_grammar::parser::{Parsed, Statement, OWN_KEYWORDS};
@@ -14,17 +15,14 @@ impl SqlEngine {
     fn grammar(&self) -> Grammar<'_> {
         Grammar {
             params: &self.params,
-            // Read the limit without cloning the whole session state.
-            recursion_limit: self
-                .ctx
-                .state_ref()
-                .read()
-                .config()
-                .options()
-                .sql_parser
-                .recursion_limit,
+            recursion_limit: self.sql_parser_option(|o| o.recursion_limit),
             dialect: self.dialect.current(),
         }
+    }
+
+    /// One of the session's `sql_parser` options, read without cloning the session state.
+    pub(super) fn sql_parser_option<T>(&self, read: impl FnOnce(&SqlParserOptions) -> T) -> T {
+        read(&self.ctx.state_ref().read().config().options().sql_parser)
     }
 
     /// Parses one statement of `cell` into what the session runs.

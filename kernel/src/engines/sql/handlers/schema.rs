@@ -180,14 +180,7 @@ impl SqlEngine {
         else {
             return None;
         };
-        let normalize = self
-            .ctx
-            .state_ref()
-            .read()
-            .config()
-            .options()
-            .sql_parser
-            .enable_ident_normalization;
+        let normalize = self.sql_parser_option(|o| o.enable_ident_normalization);
         let normalizer = datafusion::sql::planner::IdentNormalizer::new(normalize);
         n.0.iter()
             .map(|p| p.as_ident().map(|i| normalizer.normalize(i.clone())))
