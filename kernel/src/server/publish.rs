@@ -140,7 +140,8 @@ impl Kernel {
                 }
             }
         }
-        let outcome = if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+        let detached = deadline.is_some_and(|d| tokio::time::Instant::now() >= d);
+        let outcome = if detached {
             // The aborted task is never polled again, so it can commit nothing more; what
             // is left is DataFusion's already-queued work (a sort's per-batch tasks) ahead
             // of its drop on a busy engine thread. Answer now, let it drain behind us; the
@@ -162,7 +163,8 @@ impl Kernel {
                 .map_err(|e| (!e.is_cancelled()).then(|| e.to_string()))
         };
         self.running.lock().expect("running lock").take();
-        if started.elapsed() > RELEASE_AFTER {
+        // A detached cell's drain gives the memory back once it has let go of it.
+        if started.elapsed() > RELEASE_AFTER && !detached {
             // Off the reply's path, and once an interrupted plan's tasks have let go.
             tokio::spawn(async {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
